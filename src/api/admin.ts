@@ -1,0 +1,319 @@
+import { timingSafeEqual, createHash } from 'node:crypto';
+import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { FastifyInstance } from 'fastify';
+import { EventOutput, eventTypes, type EventType } from '../domain/events.ts';
+import { CibleError } from '../errors.ts';
+import type { GroupCommitWriter } from '../ingestion/group-commit.ts';
+import type { MessageDedupe } from '../ingestion/message-dedupe.ts';
+import type { IngestPipeline } from '../ingestion/pipeline.ts';
+import type { SourceRegistry } from '../sources/source-registry.ts';
+import type { EventRow, QuarantineRecord, Source, Store } from '../store/store.ts';
+import { sendError } from './error-handler.ts';
+
+export interface AdminApiOptions {
+  readonly store: Store;
+  readonly sources: SourceRegistry;
+  readonly pipeline: IngestPipeline;
+  readonly writer: GroupCommitWriter;
+  readonly dedupe: MessageDedupe;
+  readonly adminToken: string;
+  readonly startedAt: number;
+}
+
+const SourceOutput = Type.Object({
+  id: Type.String(),
+  name: Type.String(),
+  writeKey: Type.String(),
+  createdAt: Type.String({ description: 'ISO-8601' }),
+});
+
+const QuarantineOutput = Type.Object({
+  id: Type.Number(),
+  sourceId: Type.String(),
+  receivedAt: Type.String(),
+  code: Type.String(),
+  reason: Type.String(),
+  field: Type.Union([Type.String(), Type.Null()]),
+  kind: Type.String(),
+  batchIndex: Type.Union([Type.Number(), Type.Null()]),
+  messageId: Type.Union([Type.String(), Type.Null()]),
+  status: Type.String(),
+  replayedAt: Type.Union([Type.String(), Type.Null()]),
+  payload: Type.String({ description: 'The rejected JSON, as received.' }),
+});
+
+const ErrorOutput = Type.Object({
+  error: Type.Object({
+    code: Type.String(),
+    message: Type.String(),
+    field: Type.Optional(Type.String()),
+    hint: Type.String(),
+  }),
+});
+
+const Limit = Type.Integer({ minimum: 1, maximum: 1000, default: 100 });
+const Cursor = Type.Integer({ minimum: 1, description: 'nextCursor of the previous page.' });
+
+/** The admin REST API under /api: bearer token, JSON Schemas that validate and document. */
+export async function adminApi(fastify: FastifyInstance, options: AdminApiOptions): Promise<void> {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+  const expected = digest(options.adminToken);
+
+  app.addHook('onRequest', async (request, reply) => {
+    const header = request.headers.authorization;
+    if (header === undefined || !/^bearer /i.test(header)) {
+      return sendError(reply, new CibleError('CIBLE_ERR_AUTH_MISSING_TOKEN', 'This route needs a bearer token.'));
+    }
+    if (!timingSafeEqual(digest(header.slice(7).trim()), expected)) {
+      return sendError(reply, new CibleError('CIBLE_ERR_AUTH_INVALID_TOKEN', 'The bearer token is not valid.'));
+    }
+  });
+
+  const security = [{ bearerAuth: [] }];
+
+  app.post(
+    '/api/sources',
+    {
+      schema: {
+        tags: ['sources'],
+        summary: 'Create a source and its write key',
+        security,
+        body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 200 }) }),
+        response: { 201: SourceOutput, 400: ErrorOutput },
+      },
+    },
+    async (request, reply) => {
+      const source = await options.sources.create(request.body.name.trim());
+      return reply.code(201).send(sourceOutput(source));
+    },
+  );
+
+  app.get(
+    '/api/sources',
+    { schema: { tags: ['sources'], summary: 'List sources', security, response: { 200: Type.Object({ sources: Type.Array(SourceOutput) }) } } },
+    async () => ({ sources: options.sources.list().map(sourceOutput) }),
+  );
+
+  app.get(
+    '/api/events',
+    {
+      schema: {
+        tags: ['events'],
+        summary: 'List stored events, newest first',
+        security,
+        querystring: Type.Object({
+          type: Type.Optional(Type.Union(eventTypes.map((type) => Type.Literal(type)))),
+          event: Type.Optional(Type.String()),
+          userId: Type.Optional(Type.String()),
+          anonymousId: Type.Optional(Type.String()),
+          sourceId: Type.Optional(Type.String()),
+          from: Type.Optional(Type.String({ format: 'date-time', description: 'Event time, inclusive.' })),
+          to: Type.Optional(Type.String({ format: 'date-time', description: 'Event time, exclusive.' })),
+          limit: Limit,
+          cursor: Type.Optional(Cursor),
+        }),
+        response: {
+          200: Type.Object({ events: Type.Array(EventOutput), nextCursor: Type.Union([Type.Number(), Type.Null()]) }),
+        },
+      },
+    },
+    async (request) => {
+      const query = request.query;
+      const rows = await options.store.listEvents({
+        ...(query.type === undefined ? {} : { type: query.type as EventType }),
+        ...(query.event === undefined ? {} : { event: query.event }),
+        ...(query.userId === undefined ? {} : { userId: query.userId }),
+        ...(query.anonymousId === undefined ? {} : { anonymousId: query.anonymousId }),
+        ...(query.sourceId === undefined ? {} : { sourceId: query.sourceId }),
+        ...(query.from === undefined ? {} : { from: Date.parse(query.from) }),
+        ...(query.to === undefined ? {} : { to: Date.parse(query.to) }),
+        ...(query.cursor === undefined ? {} : { beforeSeq: query.cursor }),
+        limit: query.limit,
+      });
+      const last = rows.at(-1);
+      return {
+        events: rows.map(eventOutput),
+        nextCursor: rows.length === query.limit && last !== undefined ? last.seq : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/stats',
+    { schema: { tags: ['stats'], summary: 'Counts and pipeline state', security } },
+    async () => {
+      const [events, quarantine] = await Promise.all([options.store.countEvents(), options.store.countQuarantine()]);
+      return {
+        events,
+        sources: options.sources.list().length,
+        quarantine,
+        ingest: {
+          ...options.pipeline.counters,
+          pendingEvents: options.writer.pendingEvents,
+          commits: options.writer.stats.commits,
+          failedCommits: options.writer.stats.failedCommits,
+          lastCommitMs: Math.round(options.writer.stats.lastCommitMs * 100) / 100,
+          lastBatchEvents: options.writer.stats.lastBatchEvents,
+          dedupeWindowMessages: options.dedupe.size,
+        },
+        uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
+      };
+    },
+  );
+
+  app.get(
+    '/api/quarantine',
+    {
+      schema: {
+        tags: ['quarantine'],
+        summary: 'List rejected events and requests, with the reason, newest first',
+        security,
+        querystring: Type.Object({
+          status: Type.Optional(Type.Union([Type.Literal('pending'), Type.Literal('replayed')])),
+          sourceId: Type.Optional(Type.String()),
+          code: Type.Optional(Type.String()),
+          limit: Limit,
+          cursor: Type.Optional(Cursor),
+        }),
+        response: {
+          200: Type.Object({ records: Type.Array(QuarantineOutput), nextCursor: Type.Union([Type.Number(), Type.Null()]) }),
+        },
+      },
+    },
+    async (request) => {
+      const { status, sourceId, code, limit, cursor } = request.query;
+      const records = await options.store.listQuarantine({
+        ...(status === undefined ? {} : { status }),
+        ...(sourceId === undefined ? {} : { sourceId }),
+        ...(code === undefined ? {} : { code }),
+        ...(cursor === undefined ? {} : { beforeId: cursor }),
+        limit,
+      });
+      const last = records.at(-1);
+      return {
+        records: records.map(quarantineOutput),
+        nextCursor: records.length === limit && last !== undefined ? last.id : null,
+      };
+    },
+  );
+
+  app.get(
+    '/api/quarantine/:id',
+    {
+      schema: {
+        tags: ['quarantine'],
+        summary: 'One quarantined record',
+        security,
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        response: { 200: QuarantineOutput, 404: ErrorOutput },
+      },
+    },
+    async (request, reply) => {
+      const record = await options.store.getQuarantine(request.params.id);
+      if (record === undefined) return sendError(reply, quarantineNotFound(request.params.id));
+      return quarantineOutput(record);
+    },
+  );
+
+  app.post(
+    '/api/quarantine/:id/replay',
+    {
+      schema: {
+        tags: ['quarantine'],
+        summary: 'Run a quarantined record through the pipeline again, as kept or corrected',
+        security,
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Optional(
+          Type.Object({
+            event: Type.Optional(
+              Type.Unknown({ description: 'A corrected payload (an event, or a whole batch body) to use instead.' }),
+            ),
+          }),
+        ),
+        response: {
+          200: Type.Object({ status: Type.Literal('replayed'), accepted: Type.Number(), duplicates: Type.Number() }),
+          404: ErrorOutput,
+          409: ErrorOutput,
+          422: ErrorOutput,
+        },
+      },
+    },
+    async (request, reply) => {
+      const record = await options.store.getQuarantine(request.params.id);
+      if (record === undefined) return sendError(reply, quarantineNotFound(request.params.id));
+      if (record.status === 'replayed') {
+        return sendError(
+          reply,
+          new CibleError('CIBLE_ERR_QUARANTINE_ALREADY_REPLAYED', `Quarantined record ${record.id} was already replayed.`),
+        );
+      }
+      const outcome = await options.pipeline.replay(record, request.body?.event);
+      if (!outcome.ok) return sendError(reply, outcome.error);
+      return { status: 'replayed' as const, accepted: outcome.accepted, duplicates: outcome.duplicates };
+    },
+  );
+}
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}
+
+function quarantineNotFound(id: number): CibleError {
+  return new CibleError('CIBLE_ERR_QUARANTINE_NOT_FOUND', `No quarantined record ${id}.`, { field: 'id' });
+}
+
+function iso(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+function sourceOutput(source: Source) {
+  return { id: source.id, name: source.name, writeKey: source.writeKey, createdAt: iso(source.createdAt) };
+}
+
+export function eventOutput(row: EventRow): EventOutput {
+  const output: Record<string, unknown> = {
+    seq: row.seq,
+    sourceId: row.sourceId,
+    messageId: row.messageId,
+    type: row.type,
+    timestamp: iso(row.timestamp),
+    receivedAt: iso(row.receivedAt),
+  };
+  const optional = {
+    event: row.event,
+    name: row.name,
+    userId: row.userId,
+    anonymousId: row.anonymousId,
+    groupId: row.groupId,
+    previousId: row.previousId,
+  };
+  for (const [key, value] of Object.entries(optional)) if (value !== null) output[key] = value;
+  if (row.originalTimestamp !== null) output.originalTimestamp = iso(row.originalTimestamp);
+  if (row.sentAt !== null) output.sentAt = iso(row.sentAt);
+  const objects = {
+    properties: row.properties,
+    traits: row.traits,
+    context: row.context,
+    integrations: row.integrations,
+    extra: row.extra,
+  };
+  for (const [key, value] of Object.entries(objects)) if (value !== null) output[key] = JSON.parse(value) as unknown;
+  return output as EventOutput;
+}
+
+function quarantineOutput(record: QuarantineRecord) {
+  return {
+    id: record.id,
+    sourceId: record.sourceId,
+    receivedAt: iso(record.receivedAt),
+    code: record.code,
+    reason: record.reason,
+    field: record.field,
+    kind: record.kind,
+    batchIndex: record.batchIndex,
+    messageId: record.messageId,
+    status: record.status,
+    replayedAt: record.replayedAt === null ? null : iso(record.replayedAt),
+    payload: record.payload,
+  };
+}

@@ -1,0 +1,73 @@
+import swagger from '@fastify/swagger';
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { Config } from './config/config.ts';
+import { adminApi } from './api/admin.ts';
+import { installErrorHandler } from './api/error-handler.ts';
+import { trackingApi } from './api/tracking.ts';
+import type { GroupCommitWriter } from './ingestion/group-commit.ts';
+import type { MessageDedupe } from './ingestion/message-dedupe.ts';
+import type { IngestPipeline } from './ingestion/pipeline.ts';
+import type { SourceRegistry } from './sources/source-registry.ts';
+import type { Store } from './store/store.ts';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly store: Store;
+  readonly sources: SourceRegistry;
+  readonly pipeline: IngestPipeline;
+  readonly writer: GroupCommitWriter;
+  readonly dedupe: MessageDedupe;
+  readonly adminToken: string;
+  readonly logger?: FastifyServerOptions['logger'];
+}
+
+/** Builds the HTTP application from its dependencies. Reads no environment, opens no socket. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    trustProxy: deps.config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, useDefaults: true } },
+    // One log line per request would cost more than the request at ingest rates.
+    logController: new LogController({ disableRequestLogging: true }),
+  });
+  installErrorHandler(app);
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Cible API',
+        version: '1',
+        description:
+          'Segment-compatible tracking API (/v1, write keys) and the admin API (/api, bearer token). ' +
+          'Errors answer {"error": {"code", "message", "field"?, "hint"}}.',
+      },
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer' },
+          writeKey: { type: 'http', scheme: 'basic', description: 'Write key as the user name, empty password.' },
+        },
+      },
+    },
+  });
+
+  app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
+  app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(trackingApi, {
+    pipeline: deps.pipeline,
+    sources: deps.sources,
+    maxTransportBytes: deps.config.ingest.maxTransportBytes,
+  });
+  await app.register(adminApi, {
+    store: deps.store,
+    sources: deps.sources,
+    pipeline: deps.pipeline,
+    writer: deps.writer,
+    dedupe: deps.dedupe,
+    adminToken: deps.adminToken,
+    startedAt: Date.now(),
+  });
+  return app;
+}

@@ -1,0 +1,53 @@
+import { CibleError, type ErrorBody } from '../errors.ts';
+
+export interface SourceInfo {
+  readonly id: string;
+  readonly name: string;
+  readonly writeKey: string;
+}
+
+/** What the CLI asks of a running Cible, through its admin API. */
+export interface ApiClient {
+  createSource(name: string): Promise<SourceInfo>;
+  listSources(): Promise<SourceInfo[]>;
+  findOrCreateSource(name: string): Promise<SourceInfo>;
+}
+
+export function createApiClient(serverUrl: string, token: string): ApiClient {
+  async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let response: Response;
+    try {
+      response = await fetch(`${serverUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${token}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+    } catch (error) {
+      throw new CibleError('CIBLE_ERR_CLI_SERVER_UNREACHABLE', `No Cible answers at ${serverUrl}.`, { cause: error });
+    }
+    const json = (await response.json()) as unknown;
+    if (!response.ok) throw errorFrom(json, response.status);
+    return json as T;
+  }
+
+  const client: ApiClient = {
+    createSource: (name) => call<SourceInfo>('POST', '/api/sources', { name }),
+    listSources: async () => (await call<{ sources: SourceInfo[] }>('GET', '/api/sources')).sources,
+    async findOrCreateSource(name) {
+      const existing = (await client.listSources()).find((source) => source.name === name);
+      return existing ?? (await client.createSource(name));
+    },
+  };
+  return client;
+}
+
+export function errorFrom(json: unknown, status: number): CibleError {
+  const error = (json as Partial<ErrorBody>).error;
+  if (error !== undefined && typeof error.code === 'string') {
+    return new CibleError(error.code, error.message, error.field === undefined ? {} : { field: error.field });
+  }
+  return new CibleError('CIBLE_ERR_INTERNAL', `Cible answered ${status}.`);
+}

@@ -1,0 +1,149 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { configOptions, loadConfig, type Config } from '../config/config.ts';
+import { CibleError, isCibleError } from '../errors.ts';
+import { startCible } from '../main.ts';
+import { createApiClient, type ApiClient } from './api-client.ts';
+import { importFile } from './import-file.ts';
+
+const usage = `Usage: cible <command> [options]
+
+Commands:
+  serve                         Run Cible (HTTP API on --port, store in --data-dir)
+  sources create <name>         Create a source; prints its id and write key
+  sources list                  List sources
+  import <file.ndjson|.csv>     Send a file's events through the pipeline, with a progress bar
+  help                          This text
+
+Options for every command:
+  --port <n>          HTTP port (CIBLE_PORT, default 3000; 0 picks a free one)
+  --host <addr>       Address to listen on (CIBLE_HOST, default 127.0.0.1)
+  --data-dir <dir>    Data directory (CIBLE_DATA_DIR, default ./.cible)
+  --url <url>         Where the CLI reaches a running Cible (CIBLE_URL, default http://host:port)
+  --token <token>     Admin token (CIBLE_ADMIN_TOKEN, default <data dir>/admin-token)
+
+Options for import:
+  --write-key <key>   Source to import into (default: a source named "import", created if missing)
+  --type <call>       Event type for CSV rows without a "type" column (default: track if there is an
+                      "event" column, identify otherwise)
+  --batch-size <n>    Events per request (default 500)
+`;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: [...argv],
+    options: {
+      ...configOptions,
+      'write-key': { type: 'string' },
+      type: { type: 'string' },
+      'batch-size': { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  const [command, ...rest] = positionals;
+  if (values.help === true || command === undefined || command === 'help') {
+    process.stdout.write(usage);
+    return 0;
+  }
+  const config = loadConfig({ argv });
+
+  switch (command) {
+    case 'serve': {
+      const cible = await startCible(config);
+      const stop = (): void => {
+        cible.stop().then(
+          () => process.exit(0),
+          (error: unknown) => {
+            console.error(error);
+            process.exit(1);
+          },
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      return -1;
+    }
+    case 'sources': {
+      const client = await clientFor(config);
+      if (rest[0] === 'create' && rest[1] !== undefined) {
+        const source = await client.createSource(rest.slice(1).join(' '));
+        console.log(`Source ${source.name} created.\n  id:        ${source.id}\n  write key: ${source.writeKey}`);
+        return 0;
+      }
+      if (rest[0] === 'list') {
+        for (const source of await client.listSources()) {
+          console.log(`${source.id}\t${source.writeKey}\t${source.name}`);
+        }
+        return 0;
+      }
+      throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Say `cible sources create <name>` or `cible sources list`.');
+    }
+    case 'import': {
+      const file = rest[0];
+      if (file === undefined) throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Say which file: `cible import <file>`.');
+      const client = await clientFor(config);
+      const writeKey = values['write-key'] ?? (await client.findOrCreateSource('import')).writeKey;
+      const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
+      if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 2500) {
+        throw new CibleError('CIBLE_ERR_CLI_USAGE', '--batch-size must be an integer from 1 to 2500.', {
+          field: '--batch-size',
+        });
+      }
+      const report = await importFile({
+        path: file,
+        serverUrl: config.serverUrl,
+        writeKey,
+        batchSize,
+        ...(values.type === undefined ? {} : { defaultType: values.type }),
+        progress: process.stderr.isTTY ? 'bar' : 'none',
+      });
+      console.log(
+        `Imported ${report.accepted} events from ${report.lines} lines` +
+          ` (${report.duplicates} already stored, ${report.rejected.length} rejected).`,
+      );
+      for (const rejected of report.rejected.slice(0, 20)) {
+        console.log(`  line ${rejected.line}: ${rejected.reason}${rejected.field === null ? '' : ` [${rejected.field}]`}`);
+      }
+      if (report.rejected.length > 20) console.log(`  ... and ${report.rejected.length - 20} more`);
+      if (report.rejectedFile !== null) console.log(`Rejected lines, with their reasons: ${report.rejectedFile}`);
+      return report.rejected.length > 0 ? 2 : 0;
+    }
+    default:
+      throw new CibleError('CIBLE_ERR_CLI_USAGE', `Unknown command "${command}".`);
+  }
+}
+
+async function clientFor(config: Config): Promise<ApiClient> {
+  let token = config.adminToken;
+  if (token === undefined) {
+    try {
+      token = (await readFile(join(config.dataDir, 'admin-token'), 'utf8')).trim();
+    } catch {
+      throw new CibleError(
+        'CIBLE_ERR_CLI_USAGE',
+        `No admin token: pass --token, set CIBLE_ADMIN_TOKEN, or run from where ${join(config.dataDir, 'admin-token')} exists.`,
+      );
+    }
+  }
+  return createApiClient(config.serverUrl, token);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code >= 0) process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (isCibleError(error)) {
+      console.error(`Error ${error.code}: ${error.message}${error.field === undefined ? '' : ` (${error.field})`}`);
+      console.error(`  ${error.hint}`);
+    } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
+      console.error(`Error: ${error.message}\n\n${usage}`);
+    } else {
+      console.error(error);
+    }
+    process.exitCode = 1;
+  },
+);

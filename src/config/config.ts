@@ -1,0 +1,177 @@
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CibleError } from '../errors.ts';
+
+/** Every setting Cible reads, validated and frozen. Built once, at the edge, by `loadConfig`. */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** Bearer token for the admin API; undefined means "use or create the one stored in the data dir". */
+  readonly adminToken: string | undefined;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly trustProxy: boolean;
+  /** Where the CLI reaches a running Cible (defaults to http://host:port). */
+  readonly serverUrl: string;
+  readonly ingest: IngestConfig;
+  readonly store: StoreConfig;
+}
+
+export interface IngestConfig {
+  /** Largest single event, in bytes of JSON (Segment: 32 KB). */
+  readonly maxEventBytes: number;
+  /** Largest request body after decompression (Segment: 500 KB). */
+  readonly maxRequestBytes: number;
+  /** Most events in one batch request (Segment: 2,500). */
+  readonly maxBatchEvents: number;
+  /** Largest body the server reads at all; larger requests are refused without being read. */
+  readonly maxTransportBytes: number;
+  /** A micro-batch commits when it holds this many events... */
+  readonly commitMaxEvents: number;
+  /** ...or when its oldest event has waited this long. */
+  readonly commitMaxDelayMs: number;
+  /** Above this many accepted but uncommitted events, new requests get 429. */
+  readonly maxPendingEvents: number;
+  /** How long a messageId is remembered per source for de-duplication. */
+  readonly dedupeWindowHours: number;
+}
+
+export interface StoreConfig {
+  /** DuckDB memory limit, e.g. "512MB". */
+  readonly memoryLimit: string;
+  readonly threads: number;
+}
+
+export interface ConfigSources {
+  readonly argv?: readonly string[];
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+}
+
+const defaults = {
+  host: '127.0.0.1',
+  port: 3000,
+  dataDir: '.cible',
+  logLevel: 'info',
+  ingest: {
+    maxEventBytes: 32 * 1024,
+    maxRequestBytes: 500 * 1024,
+    maxBatchEvents: 2500,
+    maxTransportBytes: 8 * 1024 * 1024,
+    commitMaxEvents: 10_000,
+    commitMaxDelayMs: 5,
+    maxPendingEvents: 200_000,
+    dedupeWindowHours: 24,
+  },
+  store: { memoryLimit: '1GB', threads: 2 },
+} as const;
+
+const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Options shared by every command; anything after them is the command's own. */
+export const configOptions = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'log-level': { type: 'string' },
+  url: { type: 'string' },
+  token: { type: 'string' },
+} as const;
+
+/**
+ * Builds the configuration from command-line flags and environment variables (flags win).
+ * This is the only place in Cible that reads `process.env`.
+ */
+export function loadConfig(sources: ConfigSources = {}): Config {
+  const env = sources.env ?? process.env;
+  const cwd = sources.cwd ?? process.cwd();
+  const { values } = parseArgs({
+    args: [...(sources.argv ?? [])],
+    options: configOptions,
+    strict: false,
+    allowPositionals: true,
+  });
+  const flag = (name: keyof typeof configOptions): string | undefined => {
+    const value = values[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+
+  const port = integer('port', flag('port') ?? env.CIBLE_PORT, defaults.port, 0, 65535);
+  const logLevel = flag('log-level') ?? env.CIBLE_LOG_LEVEL ?? defaults.logLevel;
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    throw invalid('log level', logLevel, `one of ${logLevels.join(', ')}`);
+  }
+  const adminToken = flag('token') ?? (env.CIBLE_ADMIN_TOKEN?.trim() || undefined);
+  if (adminToken !== undefined && adminToken.length < 16) {
+    throw invalid('CIBLE_ADMIN_TOKEN', '(hidden)', 'at least 16 characters');
+  }
+
+  const host = flag('host') ?? env.CIBLE_HOST ?? defaults.host;
+  const config: Config = {
+    host,
+    port,
+    dataDir: resolve(cwd, flag('data-dir') ?? env.CIBLE_DATA_DIR ?? defaults.dataDir),
+    adminToken,
+    logLevel: logLevel as Config['logLevel'],
+    trustProxy: env.CIBLE_TRUST_PROXY === 'true',
+    serverUrl: (flag('url') ?? env.CIBLE_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port === 0 ? defaults.port : port}`).replace(/\/+$/, ''),
+    ingest: {
+      ...defaults.ingest,
+      commitMaxEvents: integer(
+        'CIBLE_COMMIT_MAX_EVENTS',
+        env.CIBLE_COMMIT_MAX_EVENTS,
+        defaults.ingest.commitMaxEvents,
+        1,
+        1_000_000,
+      ),
+      commitMaxDelayMs: integer(
+        'CIBLE_COMMIT_MAX_DELAY_MS',
+        env.CIBLE_COMMIT_MAX_DELAY_MS,
+        defaults.ingest.commitMaxDelayMs,
+        0,
+        10_000,
+      ),
+      maxPendingEvents: integer(
+        'CIBLE_MAX_PENDING_EVENTS',
+        env.CIBLE_MAX_PENDING_EVENTS,
+        defaults.ingest.maxPendingEvents,
+        1,
+        100_000_000,
+      ),
+      dedupeWindowHours: integer(
+        'CIBLE_DEDUPE_WINDOW_HOURS',
+        env.CIBLE_DEDUPE_WINDOW_HOURS,
+        defaults.ingest.dedupeWindowHours,
+        24,
+        24 * 90,
+      ),
+    },
+    store: {
+      memoryLimit: env.CIBLE_DUCKDB_MEMORY_LIMIT ?? defaults.store.memoryLimit,
+      threads: integer('CIBLE_DUCKDB_THREADS', env.CIBLE_DUCKDB_THREADS, defaults.store.threads, 1, 256),
+    },
+  };
+  return deepFreeze(config);
+}
+
+function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw invalid(name, raw, `an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function invalid(name: string, value: string, expected: string): CibleError {
+  return new CibleError('CIBLE_ERR_CONFIG_INVALID', `Setting ${name} is "${value}"; expected ${expected}.`, {
+    field: name,
+  });
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const inner of Object.values(value)) {
+    if (inner !== null && typeof inner === 'object') deepFreeze(inner as object);
+  }
+  return Object.freeze(value);
+}

@@ -1,0 +1,154 @@
+/**
+ * The catalogue of errors a person can meet. Each code has one HTTP status and a hint that says
+ * what to do. `docs/errors.md` lists the same codes; a test keeps the two in step.
+ */
+export const errorCatalogue = {
+  CIBLE_ERR_CONFIG_INVALID: {
+    status: 500,
+    hint: 'Fix the flag or environment variable named in the message and start Cible again.',
+  },
+  CIBLE_ERR_TRACKING_INVALID_JSON: {
+    status: 400,
+    hint: 'Send a JSON object as the body (Content-Type application/json or text/plain, optionally gzip).',
+  },
+  CIBLE_ERR_TRACKING_INVALID_ENCODING: {
+    status: 400,
+    hint: 'Send the body as plain UTF-8 or with Content-Encoding gzip (or deflate), correctly compressed.',
+  },
+  CIBLE_ERR_TRACKING_BODY_TOO_LARGE: {
+    status: 400,
+    hint: 'Split the request: at most 500 KB per batch request and 32 KB per single call.',
+  },
+  CIBLE_ERR_TRACKING_EVENT_TOO_LARGE: {
+    status: 400,
+    hint: 'Keep each event under 32 KB of JSON: move large blobs out of properties and context.',
+  },
+  CIBLE_ERR_TRACKING_TOO_MANY_EVENTS: {
+    status: 400,
+    hint: 'Send at most 2,500 events per batch request; split larger batches.',
+  },
+  CIBLE_ERR_TRACKING_NOT_AN_OBJECT: {
+    status: 400,
+    hint: 'Each event must be a JSON object; a batch body must be {"batch": [ ... ]}.',
+  },
+  CIBLE_ERR_TRACKING_UNKNOWN_TYPE: {
+    status: 400,
+    hint: 'Set "type" to one of identify, track, page, screen, group, alias.',
+  },
+  CIBLE_ERR_TRACKING_MISSING_IDENTITY: {
+    status: 400,
+    hint: 'Set "userId" or "anonymousId" (a non-empty string) on every event.',
+  },
+  CIBLE_ERR_TRACKING_MISSING_FIELD: {
+    status: 400,
+    hint: 'Add the required field named in the message (track needs "event", group "groupId", alias "previousId").',
+  },
+  CIBLE_ERR_TRACKING_INVALID_FIELD: {
+    status: 400,
+    hint: 'Give the field named in the message the type the Segment spec expects.',
+  },
+  CIBLE_ERR_TRACKING_MISSING_WRITE_KEY: {
+    status: 401,
+    hint: 'Authenticate with HTTP Basic (write key as user, empty password) or a "writeKey" field in the body.',
+  },
+  CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY: {
+    status: 401,
+    hint: 'Use the write key of an existing source (GET /api/sources, or `cible sources create <name>`).',
+  },
+  CIBLE_ERR_INGEST_OVERLOADED: {
+    status: 429,
+    hint: 'Cible is writing as fast as it can: retry after the number of seconds in Retry-After.',
+  },
+  CIBLE_ERR_STORE_UNAVAILABLE: {
+    status: 503,
+    hint: 'The store could not commit; nothing from this request was kept. Retry; check disk space and the server log.',
+  },
+  CIBLE_ERR_AUTH_MISSING_TOKEN: {
+    status: 401,
+    hint: 'Send "Authorization: Bearer <admin token>" (printed at first start, stored in <data dir>/admin-token).',
+  },
+  CIBLE_ERR_AUTH_INVALID_TOKEN: {
+    status: 401,
+    hint: 'The bearer token is not valid: check CIBLE_ADMIN_TOKEN or <data dir>/admin-token.',
+  },
+  CIBLE_ERR_API_INVALID_REQUEST: {
+    status: 400,
+    hint: 'Fix the parameter named in the message; /api/openapi.json describes every request.',
+  },
+  CIBLE_ERR_API_NOT_FOUND: {
+    status: 404,
+    hint: 'Check the path and the id; /api/openapi.json lists every route.',
+  },
+  CIBLE_ERR_QUARANTINE_NOT_FOUND: {
+    status: 404,
+    hint: 'List quarantined records with GET /api/quarantine and use one of their ids.',
+  },
+  CIBLE_ERR_QUARANTINE_ALREADY_REPLAYED: {
+    status: 409,
+    hint: 'This record was already replayed into the store; nothing more to do.',
+  },
+  CIBLE_ERR_QUARANTINE_STILL_INVALID: {
+    status: 422,
+    hint: 'The replayed event is still invalid: send a corrected event as {"event": {...}} in the body.',
+  },
+  CIBLE_ERR_CLI_USAGE: {
+    status: 400,
+    hint: 'Run `cible help` for the commands and their options.',
+  },
+  CIBLE_ERR_CLI_SERVER_UNREACHABLE: {
+    status: 503,
+    hint: 'Start Cible with `npm start` (or `cible serve`), or pass --url to reach another instance.',
+  },
+  CIBLE_ERR_INTERNAL: {
+    status: 500,
+    hint: 'This is a bug in Cible: the server log has the details.',
+  },
+} as const satisfies Record<string, { status: number; hint: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export interface CibleErrorOptions {
+  /** Where the problem is: a field path (`batch[3].userId`), a line of a file, a setting. */
+  readonly field?: string;
+  readonly cause?: unknown;
+}
+
+export class CibleError extends Error {
+  readonly code: ErrorCode;
+  readonly field: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: CibleErrorOptions = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'CibleError';
+    this.code = code;
+    this.field = options.field;
+  }
+
+  get status(): number {
+    return errorCatalogue[this.code].status;
+  }
+
+  get hint(): string {
+    return errorCatalogue[this.code].hint;
+  }
+
+  /** The JSON body every API error answers with. */
+  toJSON(): ErrorBody {
+    return {
+      error: {
+        code: this.code,
+        message: this.message,
+        ...(this.field === undefined ? {} : { field: this.field }),
+        hint: this.hint,
+      },
+    };
+  }
+}
+
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string; field?: string; hint: string };
+}
+
+export function isCibleError(value: unknown): value is CibleError {
+  return value instanceof CibleError;
+}

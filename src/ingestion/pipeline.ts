@@ -1,0 +1,367 @@
+import type { IngestConfig } from '../config/config.ts';
+import type { EventType, StoredEvent } from '../domain/events.ts';
+import { CibleError } from '../errors.ts';
+import type { SourceRegistry } from '../sources/source-registry.ts';
+import type { NewQuarantineRecord, QuarantineRecord, Source } from '../store/store.ts';
+import type { GroupCommitWriter } from './group-commit.ts';
+import { hourOf, messageFingerprint, type Fingerprint, type MessageDedupe } from './message-dedupe.ts';
+import { isRejection, type ItemRejection, type RejectedItem } from './outcomes.ts';
+import { toStoredEvent } from './to-stored-event.ts';
+import { validateEvent } from './validate-event.ts';
+
+/** One request to the tracking API, as the HTTP layer hands it over. */
+export interface TrackingRequest {
+  /** The call the path names (`/v1/track` → track), or batch. */
+  readonly kind: EventType | 'batch';
+  /** The body, decompressed. */
+  readonly body: Buffer;
+  /** The write key from HTTP Basic authentication, if any. */
+  readonly basicWriteKey: string | undefined;
+  readonly ip: string | null;
+}
+
+export type TrackingOutcome =
+  | { readonly ok: true; readonly accepted: number; readonly duplicates: number; readonly rejected: RejectedItem[] }
+  | { readonly ok: false; readonly error: CibleError };
+
+export type ReplayOutcome =
+  | { readonly ok: true; readonly accepted: number; readonly duplicates: number }
+  | { readonly ok: false; readonly error: CibleError };
+
+export interface IngestCounters {
+  requests: number;
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  overloaded: number;
+}
+
+export interface IngestPipeline {
+  /**
+   * The steps of collection, in order: check capacity → decode the body → authenticate the
+   * source → check the request's limits → expand the batch → per event: validate → build the
+   * stored event → de-duplicate → commit (group commit) → answer.
+   */
+  track(request: TrackingRequest): Promise<TrackingOutcome>;
+  /** Runs a quarantined record (or a corrected version of it) through the same steps again. */
+  replay(record: QuarantineRecord, correction: unknown): Promise<ReplayOutcome>;
+  readonly counters: IngestCounters;
+}
+
+export interface IngestPipelineDeps {
+  readonly sources: SourceRegistry;
+  readonly writer: GroupCommitWriter;
+  readonly dedupe: MessageDedupe;
+  readonly limits: IngestConfig;
+  readonly now: () => number;
+}
+
+interface Expanded {
+  readonly items: unknown[];
+  readonly tooMany: unknown[];
+}
+
+export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
+  const { limits } = deps;
+  const counters: IngestCounters = { requests: 0, accepted: 0, duplicates: 0, rejected: 0, overloaded: 0 };
+
+  async function track(request: TrackingRequest): Promise<TrackingOutcome> {
+    counters.requests++;
+    const receivedAt = deps.now();
+
+    // 1. Capacity: refuse before doing any work, so that overload sheds load instead of piling up.
+    if (deps.writer.pendingEvents >= limits.maxPendingEvents) {
+      counters.overloaded++;
+      return fail(
+        new CibleError(
+          'CIBLE_ERR_INGEST_OVERLOADED',
+          `${deps.writer.pendingEvents} events are waiting to be written (limit ${limits.maxPendingEvents}).`,
+        ),
+      );
+    }
+
+    // 2. Decode.
+    const text = request.body.toString('utf8');
+    let body: unknown;
+    let decodeError: CibleError | undefined;
+    try {
+      body = JSON.parse(text);
+    } catch (error) {
+      decodeError = new CibleError(
+        'CIBLE_ERR_TRACKING_INVALID_JSON',
+        `Body is not valid JSON: ${(error as Error).message}.`,
+        { cause: error },
+      );
+    }
+
+    // 3. Authenticate.
+    const writeKey = request.basicWriteKey ?? bodyWriteKey(body);
+    if (writeKey === undefined || writeKey === '') {
+      return fail(
+        decodeError ??
+          new CibleError('CIBLE_ERR_TRACKING_MISSING_WRITE_KEY', 'No write key in the Authorization header or the body.'),
+      );
+    }
+    const source = deps.sources.byWriteKey(writeKey);
+    if (source === undefined) {
+      return fail(new CibleError('CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY', 'The write key matches no source.'));
+    }
+
+    // 4. Request limits. From here on a rejected request is kept in quarantine before it is answered.
+    const maxBytes = request.kind === 'batch' ? limits.maxRequestBytes : limits.maxEventBytes;
+    const requestError =
+      decodeError ??
+      (request.body.length > maxBytes
+        ? new CibleError(
+            request.kind === 'batch' ? 'CIBLE_ERR_TRACKING_BODY_TOO_LARGE' : 'CIBLE_ERR_TRACKING_EVENT_TOO_LARGE',
+            `Body is ${request.body.length} bytes; the limit for ${request.kind} is ${maxBytes} bytes.`,
+          )
+        : undefined);
+    if (requestError !== undefined) {
+      return keepRequest(source, request, text, receivedAt, requestError);
+    }
+
+    // 5. Expand the batch into events.
+    const expanded = expand(request.kind, body);
+    if (expanded instanceof CibleError) return keepRequest(source, request, text, receivedAt, expanded);
+
+    // 6. Per event: validate, build the stored event, de-duplicate.
+    const events: StoredEvent[] = [];
+    const fingerprints: Fingerprint[] = [];
+    const quarantine: NewQuarantineRecord[] = [];
+    const rejected: RejectedItem[] = [];
+    const hour = hourOf(receivedAt);
+    let duplicates = 0;
+    const rejectItem = (index: number, item: unknown, rejection: ItemRejection): void => {
+      const messageId = messageIdOf(item);
+      rejected.push({ index, messageId, code: rejection.code, reason: rejection.message, field: rejection.field });
+      quarantine.push({
+        sourceId: source.id,
+        receivedAt,
+        code: rejection.code,
+        reason: rejection.message,
+        field: rejection.field,
+        payload: JSON.stringify(item) ?? 'null',
+        kind: kindOf(request.kind, item),
+        batchIndex: request.kind === 'batch' ? index : null,
+        messageId,
+        ip: request.ip,
+      });
+    };
+    expanded.items.forEach((item, index) => {
+      const outcome = processItem(item, source, receivedAt, request.ip);
+      if (isRejection(outcome)) return rejectItem(index, item, outcome);
+      const fingerprint = messageFingerprint(source.id, outcome.messageId);
+      if (deps.dedupe.checkAndAdd(fingerprint, hour)) {
+        duplicates++;
+        return;
+      }
+      events.push(outcome);
+      fingerprints.push(fingerprint);
+    });
+    expanded.tooMany.forEach((item, offset) =>
+      rejectItem(limits.maxBatchEvents + offset, item, {
+        rejected: true,
+        code: 'CIBLE_ERR_TRACKING_TOO_MANY_EVENTS',
+        message: `Batch holds ${limits.maxBatchEvents + expanded.tooMany.length} events; only the first ${limits.maxBatchEvents} are taken.`,
+        field: 'batch',
+      }),
+    );
+
+    // 7. Commit, and answer only once committed.
+    try {
+      await deps.writer.enqueue({
+        events,
+        quarantine,
+        onFailure: () => {
+          for (const fingerprint of fingerprints) deps.dedupe.forget(fingerprint, hour);
+        },
+      });
+    } catch (error) {
+      return fail(storeUnavailable(error));
+    }
+    counters.accepted += events.length;
+    counters.duplicates += duplicates;
+    counters.rejected += rejected.length;
+    if (request.kind !== 'batch' && rejected[0] !== undefined) {
+      const only = rejected[0];
+      return fail(new CibleError(only.code, only.reason, only.field === null ? {} : { field: only.field }));
+    }
+    return { ok: true, accepted: events.length, duplicates, rejected };
+  }
+
+  function processItem(
+    item: unknown,
+    source: Source,
+    receivedAt: number,
+    ip: string | null,
+  ): StoredEvent | ItemRejection {
+    const valid = validateEvent(item);
+    if (isRejection(valid)) return valid;
+    return toStoredEvent(valid, { sourceId: source.id, receivedAt, ip, maxEventBytes: limits.maxEventBytes });
+  }
+
+  function expand(kind: TrackingRequest['kind'], body: unknown): Expanded | CibleError {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      return new CibleError('CIBLE_ERR_TRACKING_NOT_AN_OBJECT', 'Body must be a JSON object.');
+    }
+    const envelope = body as Record<string, unknown>;
+    if (kind !== 'batch') return { items: [{ ...envelope, type: kind }], tooMany: [] };
+    if (!Array.isArray(envelope.batch)) {
+      return new CibleError('CIBLE_ERR_TRACKING_NOT_AN_OBJECT', 'A batch body needs a "batch" array of events.', {
+        field: 'batch',
+      });
+    }
+    const items = envelope.batch.map((item: unknown) => withEnvelope(item, envelope));
+    return { items: items.slice(0, limits.maxBatchEvents), tooMany: items.slice(limits.maxBatchEvents) };
+  }
+
+  async function keepRequest(
+    source: Source,
+    request: TrackingRequest,
+    text: string,
+    receivedAt: number,
+    error: CibleError,
+  ): Promise<TrackingOutcome> {
+    counters.rejected++;
+    try {
+      await deps.writer.enqueue({
+        quarantine: [
+          {
+            sourceId: source.id,
+            receivedAt,
+            code: error.code,
+            reason: error.message,
+            field: error.field ?? null,
+            payload: text,
+            kind: request.kind,
+            batchIndex: null,
+            messageId: null,
+            ip: request.ip,
+          },
+        ],
+      });
+    } catch (storeError) {
+      return fail(storeUnavailable(storeError));
+    }
+    return fail(error);
+  }
+
+  async function replay(record: QuarantineRecord, correction: unknown): Promise<ReplayOutcome> {
+    let body: unknown = correction;
+    if (body === undefined) {
+      try {
+        body = JSON.parse(record.payload);
+      } catch (error) {
+        return fail(
+          new CibleError(
+            'CIBLE_ERR_QUARANTINE_STILL_INVALID',
+            `The kept payload is not valid JSON (${(error as Error).message}); send a corrected event.`,
+          ),
+        );
+      }
+    }
+    const source = deps.sources.byId(record.sourceId);
+    if (source === undefined) {
+      return fail(new CibleError('CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY', `Source ${record.sourceId} no longer exists.`));
+    }
+    // An item of a batch is replayed alone; a whole request is expanded as it was sent.
+    const expanded =
+      record.batchIndex !== null
+        ? { items: [withType(body, record.kind)], tooMany: [] }
+        : expand(record.kind as TrackingRequest['kind'], body);
+    if (expanded instanceof CibleError) return fail(stillInvalid(expanded.message, expanded.field ?? null));
+    const events: StoredEvent[] = [];
+    for (const [index, item] of expanded.items.entries()) {
+      const outcome = processItem(item, source, record.receivedAt, record.ip);
+      if (isRejection(outcome)) {
+        const where = expanded.items.length > 1 ? `batch[${index}]: ` : '';
+        return fail(stillInvalid(`${where}${outcome.message}`, outcome.field));
+      }
+      events.push(outcome);
+    }
+    const hour = hourOf(deps.now());
+    const fresh: StoredEvent[] = [];
+    const fingerprints: Fingerprint[] = [];
+    for (const event of events) {
+      const fingerprint = messageFingerprint(source.id, event.messageId);
+      if (deps.dedupe.checkAndAdd(fingerprint, hour)) continue;
+      fresh.push(event);
+      fingerprints.push(fingerprint);
+    }
+    try {
+      await deps.writer.enqueue({
+        events: fresh,
+        replayedQuarantineIds: [record.id],
+        onFailure: () => {
+          for (const fingerprint of fingerprints) deps.dedupe.forget(fingerprint, hour);
+        },
+      });
+    } catch (error) {
+      return fail(storeUnavailable(error));
+    }
+    counters.accepted += fresh.length;
+    return { ok: true, accepted: fresh.length, duplicates: events.length - fresh.length };
+  }
+
+  return { track, replay, counters };
+}
+
+/** Top-level `context`, `integrations` and `sentAt` of a batch apply to each of its events. */
+function withEnvelope(item: unknown, envelope: Record<string, unknown>): unknown {
+  if (item === null || typeof item !== 'object' || Array.isArray(item)) return item;
+  const event = item as Record<string, unknown>;
+  const merged: Record<string, unknown> = { ...event };
+  if (isObject(envelope.context)) {
+    merged.context = isObject(event.context) ? { ...envelope.context, ...event.context } : envelope.context;
+  }
+  if (isObject(envelope.integrations)) {
+    merged.integrations = isObject(event.integrations)
+      ? { ...envelope.integrations, ...event.integrations }
+      : envelope.integrations;
+  }
+  if (event.sentAt === undefined && envelope.sentAt !== undefined) merged.sentAt = envelope.sentAt;
+  delete merged.writeKey;
+  return merged;
+}
+
+function withType(item: unknown, kind: string): unknown {
+  return isObject(item) && item.type === undefined && kind !== 'unknown' ? { ...item, type: kind } : item;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function bodyWriteKey(body: unknown): string | undefined {
+  if (!isObject(body)) return undefined;
+  if (typeof body.writeKey === 'string') return body.writeKey;
+  if (Array.isArray(body.batch)) {
+    const first: unknown = body.batch[0];
+    if (isObject(first) && typeof first.writeKey === 'string') return first.writeKey;
+  }
+  return undefined;
+}
+
+function messageIdOf(item: unknown): string | null {
+  return isObject(item) && typeof item.messageId === 'string' ? item.messageId.slice(0, 200) : null;
+}
+
+function kindOf(kind: TrackingRequest['kind'], item: unknown): string {
+  if (kind !== 'batch') return kind;
+  return isObject(item) && typeof item.type === 'string' ? item.type.slice(0, 50) : 'unknown';
+}
+
+function stillInvalid(message: string, field: string | null): CibleError {
+  return new CibleError('CIBLE_ERR_QUARANTINE_STILL_INVALID', message, field === null ? {} : { field });
+}
+
+function storeUnavailable(cause: unknown): CibleError {
+  return new CibleError('CIBLE_ERR_STORE_UNAVAILABLE', 'The events could not be committed; nothing was kept.', {
+    cause,
+  });
+}
+
+function fail(error: CibleError): { ok: false; error: CibleError } {
+  return { ok: false, error };
+}

@@ -1,0 +1,102 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.ts';
+import type { Config } from './config/config.ts';
+import { createGroupCommitWriter } from './ingestion/group-commit.ts';
+import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
+import { createIngestPipeline } from './ingestion/pipeline.ts';
+import { createSourceRegistry } from './sources/source-registry.ts';
+import { createDuckdbStore } from './store/duckdb/duckdb-store.ts';
+
+export interface RunningCible {
+  readonly app: FastifyInstance;
+  readonly url: string;
+  readonly adminToken: string;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Where to say what happens (the listening line, the generated token). */
+  readonly print?: (line: string) => void;
+}
+
+/** The composition root: config → store → pipeline → app → listen. */
+export async function startCible(config: Config, options: StartOptions = {}): Promise<RunningCible> {
+  const print = options.print ?? ((line: string) => console.log(line));
+  await mkdir(config.dataDir, { recursive: true });
+  const adminToken = await resolveAdminToken(config, print);
+
+  const store = await createDuckdbStore({
+    dataDir: config.dataDir,
+    memoryLimit: config.store.memoryLimit,
+    threads: config.store.threads,
+  });
+  const now = (): number => Date.now();
+  const sources = await createSourceRegistry(store, now);
+
+  // Rebuild the de-duplication window from what the store already holds, so retries after a restart are caught.
+  const dedupe = createMessageDedupe(config.ingest.dedupeWindowHours);
+  const windowStart = (hourOf(now()) - config.ingest.dedupeWindowHours) * 3_600_000;
+  await store.scanMessageFingerprints(windowStart, (chunk) => {
+    for (let i = 0; i < chunk.length; i++) {
+      dedupe.checkAndAdd({ hi: chunk.hi[i]!, lo: chunk.lo[i]! }, chunk.hour[i]!);
+    }
+  });
+  const expiry = setInterval(() => dedupe.expire(hourOf(now())), 60_000);
+  expiry.unref();
+
+  const writer = createGroupCommitWriter({
+    store,
+    maxEvents: config.ingest.commitMaxEvents,
+    maxDelayMs: config.ingest.commitMaxDelayMs,
+    onCommitError: (error) => app.log.error({ err: error }, 'commit failed'),
+  });
+  const pipeline = createIngestPipeline({ sources, writer, dedupe, limits: config.ingest, now });
+  const app = await buildApp({
+    config,
+    store,
+    sources,
+    pipeline,
+    writer,
+    dedupe,
+    adminToken,
+    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+  });
+
+  const address = await app.listen({ port: config.port, host: config.host });
+  const url = address.replace('[::1]', 'localhost');
+  print(`Cible listening on ${url}`);
+
+  let stopping: Promise<void> | undefined;
+  return {
+    app,
+    url,
+    adminToken,
+    stop() {
+      stopping ??= (async () => {
+        clearInterval(expiry);
+        await app.close();
+        await writer.drain();
+        await store.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** CIBLE_ADMIN_TOKEN if set; otherwise the token stored in the data dir, created and printed once. */
+async function resolveAdminToken(config: Config, print: (line: string) => void): Promise<string> {
+  if (config.adminToken !== undefined) return config.adminToken;
+  const path = join(config.dataDir, 'admin-token');
+  try {
+    return (await readFile(path, 'utf8')).trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const token = randomBytes(32).toString('base64url');
+  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  print(`Admin token (shown once; also in ${path}): ${token}`);
+  return token;
+}

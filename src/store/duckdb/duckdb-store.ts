@@ -1,0 +1,372 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  DuckDBInstance,
+  DuckDBTimestampTZValue,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import type { EventType } from '../../domain/events.ts';
+import type {
+  EventQuery,
+  EventRow,
+  FingerprintChunk,
+  QuarantineQuery,
+  QuarantineRecord,
+  QuarantineStatus,
+  Source,
+  Store,
+  WriteBatch,
+} from '../store.ts';
+import { migrations } from './migrations.ts';
+
+export interface DuckdbStoreOptions {
+  /** Directory holding `cible.duckdb`; `:memory:` for a throw-away store. */
+  readonly dataDir: string;
+  readonly memoryLimit?: string;
+  readonly threads?: number;
+}
+
+export const databaseFileName = 'cible.duckdb';
+
+/** Opens (creating if needed) the embedded DuckDB store and brings its schema up to date. */
+export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<Store> {
+  const path = options.dataDir === ':memory:' ? ':memory:' : join(options.dataDir, databaseFileName);
+  if (path !== ':memory:') await mkdir(options.dataDir, { recursive: true });
+  const instance = await DuckDBInstance.create(path, {
+    memory_limit: options.memoryLimit ?? '1GB',
+    threads: String(options.threads ?? 2),
+  });
+  // One connection writes (the single writer of the pipeline); the other serves reads and admin writes.
+  const writer = await instance.connect();
+  const reader = await instance.connect();
+  await migrate(writer);
+
+  let nextSeq = await maxPlusOne(reader, 'SELECT max(seq) FROM events');
+  let nextQuarantineId = await maxPlusOne(reader, 'SELECT max(id) FROM quarantine');
+  let writing: Promise<unknown> = Promise.resolve();
+
+  async function writeBatch(batch: WriteBatch): Promise<void> {
+    // The pipeline already writes one batch at a time; this keeps the store safe on its own.
+    const previous = writing;
+    let done!: () => void;
+    writing = new Promise<void>((resolve) => (done = resolve));
+    await previous;
+    const firstSeq = nextSeq;
+    const firstQuarantineId = nextQuarantineId;
+    try {
+      await writer.run('BEGIN TRANSACTION');
+      if (batch.events.length > 0) {
+        const appender = await writer.createAppender('events');
+        nextSeq = appendEvents(appender, batch, nextSeq);
+        appender.flushSync();
+        appender.closeSync();
+      }
+      if (batch.quarantine.length > 0) {
+        const appender = await writer.createAppender('quarantine');
+        for (const record of batch.quarantine) {
+          appender.appendBigInt(BigInt(nextQuarantineId++));
+          appender.appendVarchar(record.sourceId);
+          appender.appendTimestampTZ(timestampValue(record.receivedAt));
+          appender.appendVarchar(record.code);
+          appender.appendVarchar(record.reason);
+          appendNullableVarchar(appender, record.field);
+          appender.appendVarchar(record.payload);
+          appender.appendVarchar(record.kind);
+          if (record.batchIndex === null) appender.appendNull();
+          else appender.appendInteger(record.batchIndex);
+          appendNullableVarchar(appender, record.messageId);
+          appendNullableVarchar(appender, record.ip);
+          appender.appendVarchar('pending');
+          appender.appendNull();
+          appender.endRow();
+        }
+        appender.flushSync();
+        appender.closeSync();
+      }
+      if (batch.replayedQuarantineIds.length > 0) {
+        await writer.run(
+          `UPDATE quarantine SET status = 'replayed', replayed_at = now()
+           WHERE id IN (SELECT unnest(?::BIGINT[]))`,
+          [listOf(batch.replayedQuarantineIds)],
+        );
+      }
+      await writer.run('COMMIT');
+    } catch (error) {
+      nextSeq = firstSeq;
+      nextQuarantineId = firstQuarantineId;
+      await writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      done();
+    }
+  }
+
+  async function rows(sql: string, values: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
+    const reader_ = await reader.runAndReadAll(sql, values);
+    return reader_.getRowObjects();
+  }
+
+  return {
+    writeBatch,
+
+    async createSource(source) {
+      await reader.run('INSERT INTO sources (id, name, write_key, created_at) VALUES (?, ?, ?, ?)', [
+        source.id,
+        source.name,
+        source.writeKey,
+        timestampValue(source.createdAt),
+      ]);
+    },
+
+    async listSources() {
+      const found = await rows(
+        'SELECT id, name, write_key, epoch_ms(created_at)::DOUBLE AS created_at FROM sources ORDER BY created_at, id',
+      );
+      return found.map(
+        (row): Source => ({
+          id: String(row.id),
+          name: String(row.name),
+          writeKey: String(row.write_key),
+          createdAt: Number(row.created_at),
+        }),
+      );
+    },
+
+    async listEvents(query: EventQuery) {
+      const where: string[] = [];
+      const values: DuckDBValue[] = [];
+      const filter = (sql: string, value: DuckDBValue): void => {
+        where.push(sql);
+        values.push(value);
+      };
+      if (query.type !== undefined) filter('type = ?', query.type);
+      if (query.event !== undefined) filter('event = ?', query.event);
+      if (query.userId !== undefined) filter('user_id = ?', query.userId);
+      if (query.anonymousId !== undefined) filter('anonymous_id = ?', query.anonymousId);
+      if (query.sourceId !== undefined) filter('source_id = ?', query.sourceId);
+      if (query.from !== undefined) filter('timestamp >= ?', timestampValue(query.from));
+      if (query.to !== undefined) filter('timestamp < ?', timestampValue(query.to));
+      if (query.beforeSeq !== undefined) filter('seq < ?', BigInt(query.beforeSeq));
+      const found = await rows(
+        `SELECT seq::DOUBLE AS seq, source_id, message_id, type, event, name, user_id, anonymous_id,
+                group_id, previous_id,
+                epoch_ms(timestamp)::DOUBLE AS timestamp,
+                epoch_ms(original_timestamp)::DOUBLE AS original_timestamp,
+                epoch_ms(sent_at)::DOUBLE AS sent_at,
+                epoch_ms(received_at)::DOUBLE AS received_at,
+                properties::VARCHAR AS properties, traits::VARCHAR AS traits,
+                context::VARCHAR AS context, integrations::VARCHAR AS integrations, extra::VARCHAR AS extra
+         FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY seq DESC LIMIT ${Math.max(0, Math.floor(query.limit))}`,
+        values,
+      );
+      return found.map(
+        (row): EventRow => ({
+          seq: Number(row.seq),
+          sourceId: String(row.source_id),
+          messageId: String(row.message_id),
+          type: String(row.type) as EventType,
+          event: nullableString(row.event),
+          name: nullableString(row.name),
+          userId: nullableString(row.user_id),
+          anonymousId: nullableString(row.anonymous_id),
+          groupId: nullableString(row.group_id),
+          previousId: nullableString(row.previous_id),
+          timestamp: Number(row.timestamp),
+          originalTimestamp: nullableNumber(row.original_timestamp),
+          sentAt: nullableNumber(row.sent_at),
+          receivedAt: Number(row.received_at),
+          properties: nullableString(row.properties),
+          traits: nullableString(row.traits),
+          context: nullableString(row.context),
+          integrations: nullableString(row.integrations),
+          extra: nullableString(row.extra),
+        }),
+      );
+    },
+
+    async countEvents() {
+      const [row] = await rows('SELECT count(*)::DOUBLE AS n FROM events');
+      return Number(row?.n ?? 0);
+    },
+
+    async listQuarantine(query: QuarantineQuery) {
+      const where: string[] = [];
+      const values: DuckDBValue[] = [];
+      if (query.status !== undefined) {
+        where.push('status = ?');
+        values.push(query.status);
+      }
+      if (query.sourceId !== undefined) {
+        where.push('source_id = ?');
+        values.push(query.sourceId);
+      }
+      if (query.code !== undefined) {
+        where.push('code = ?');
+        values.push(query.code);
+      }
+      if (query.beforeId !== undefined) {
+        where.push('id < ?');
+        values.push(BigInt(query.beforeId));
+      }
+      const found = await rows(
+        `${quarantineSelect} ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
+         ORDER BY id DESC LIMIT ${Math.max(0, Math.floor(query.limit))}`,
+        values,
+      );
+      return found.map(toQuarantineRecord);
+    },
+
+    async getQuarantine(id: number) {
+      const [row] = await rows(`${quarantineSelect} WHERE id = ?`, [BigInt(id)]);
+      return row === undefined ? undefined : toQuarantineRecord(row);
+    },
+
+    async countQuarantine() {
+      const [row] = await rows(
+        `SELECT count(*) FILTER (WHERE status = 'pending')::DOUBLE AS pending,
+                count(*) FILTER (WHERE status = 'replayed')::DOUBLE AS replayed FROM quarantine`,
+      );
+      return { pending: Number(row?.pending ?? 0), replayed: Number(row?.replayed ?? 0) };
+    },
+
+    async scanMessageFingerprints(sinceMs, onChunk) {
+      const result = await reader.stream(
+        `SELECT (fp >> 32)::UINTEGER AS hi, (fp & 4294967295)::UINTEGER AS lo, hour
+         FROM (SELECT md5_number_upper(source_id || chr(0) || message_id) AS fp,
+                      (epoch_ms(received_at) // 3600000)::INTEGER AS hour
+               FROM events WHERE received_at >= ?)`,
+        [timestampValue(sinceMs)],
+      );
+      let total = 0;
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (chunk === null || chunk.rowCount === 0) break;
+        const fingerprintChunk: FingerprintChunk = {
+          hi: chunk.getColumnValues(0) as number[],
+          lo: chunk.getColumnValues(1) as number[],
+          hour: chunk.getColumnValues(2) as number[],
+          length: chunk.rowCount,
+        };
+        onChunk(fingerprintChunk);
+        total += chunk.rowCount;
+      }
+      return total;
+    },
+
+    async close() {
+      await writing;
+      writer.closeSync();
+      reader.closeSync();
+      instance.closeSync();
+    },
+  };
+}
+
+async function migrate(connection: DuckDBConnection): Promise<void> {
+  await connection.run(`CREATE TABLE IF NOT EXISTS cible_migrations (
+    version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`);
+  const applied = new Set(
+    (await (await connection.runAndReadAll('SELECT version FROM cible_migrations')).getRowObjects()).map((row) =>
+      Number(row.version),
+    ),
+  );
+  for (const migration of migrations) {
+    if (applied.has(migration.version)) continue;
+    await connection.run('BEGIN TRANSACTION');
+    try {
+      for (const statement of migration.statements) await connection.run(statement);
+      await connection.run('INSERT INTO cible_migrations VALUES (?, ?, now())', [
+        migration.version,
+        migration.name,
+      ]);
+      await connection.run('COMMIT');
+    } catch (error) {
+      await connection.run('ROLLBACK');
+      throw new Error(`Migration ${migration.version} (${migration.name}) failed`, { cause: error });
+    }
+  }
+}
+
+function appendEvents(appender: DuckDBAppender, batch: WriteBatch, firstSeq: number): number {
+  let seq = firstSeq;
+  for (const event of batch.events) {
+    appender.appendBigInt(BigInt(seq++));
+    appender.appendVarchar(event.sourceId);
+    appender.appendVarchar(event.messageId);
+    appender.appendVarchar(event.type);
+    appendNullableVarchar(appender, event.event);
+    appendNullableVarchar(appender, event.name);
+    appendNullableVarchar(appender, event.userId);
+    appendNullableVarchar(appender, event.anonymousId);
+    appendNullableVarchar(appender, event.groupId);
+    appendNullableVarchar(appender, event.previousId);
+    appender.appendTimestampTZ(timestampValue(event.timestamp));
+    appendNullableTimestamp(appender, event.originalTimestamp);
+    appendNullableTimestamp(appender, event.sentAt);
+    appender.appendTimestampTZ(timestampValue(event.receivedAt));
+    appendNullableVarchar(appender, event.properties);
+    appendNullableVarchar(appender, event.traits);
+    appendNullableVarchar(appender, event.context);
+    appendNullableVarchar(appender, event.integrations);
+    appendNullableVarchar(appender, event.extra);
+    appender.endRow();
+  }
+  return seq;
+}
+
+const quarantineSelect = `SELECT id::DOUBLE AS id, source_id, epoch_ms(received_at)::DOUBLE AS received_at, code,
+  reason, field, payload, kind, batch_index, message_id, ip, status,
+  epoch_ms(replayed_at)::DOUBLE AS replayed_at FROM quarantine`;
+
+function toQuarantineRecord(row: Record<string, DuckDBValue>): QuarantineRecord {
+  return {
+    id: Number(row.id),
+    sourceId: String(row.source_id),
+    receivedAt: Number(row.received_at),
+    code: String(row.code),
+    reason: String(row.reason),
+    field: nullableString(row.field),
+    payload: String(row.payload),
+    kind: String(row.kind),
+    batchIndex: nullableNumber(row.batch_index),
+    messageId: nullableString(row.message_id),
+    ip: nullableString(row.ip),
+    status: String(row.status) as QuarantineStatus,
+    replayedAt: nullableNumber(row.replayed_at),
+  };
+}
+
+async function maxPlusOne(connection: DuckDBConnection, sql: string): Promise<number> {
+  const [row] = (await connection.runAndReadAll(sql)).getRows();
+  const max = row?.[0];
+  return max === null || max === undefined ? 1 : Number(max) + 1;
+}
+
+function timestampValue(ms: number): DuckDBTimestampTZValue {
+  return new DuckDBTimestampTZValue(BigInt(Math.round(ms * 1000)));
+}
+
+function appendNullableVarchar(appender: DuckDBAppender, value: string | null): void {
+  if (value === null) appender.appendNull();
+  else appender.appendVarchar(value);
+}
+
+function appendNullableTimestamp(appender: DuckDBAppender, value: number | null): void {
+  if (value === null) appender.appendNull();
+  else appender.appendTimestampTZ(timestampValue(value));
+}
+
+function nullableString(value: DuckDBValue | undefined): string | null {
+  return value === null || value === undefined ? null : String(value);
+}
+
+function nullableNumber(value: DuckDBValue | undefined): number | null {
+  return value === null || value === undefined ? null : Number(value);
+}
+
+function listOf(ids: readonly number[]): DuckDBValue {
+  return `[${ids.map((id) => Math.floor(id)).join(',')}]`;
+}

@@ -1,0 +1,62 @@
+/**
+ * Forward-only schema migrations of the DuckDB store. Each runs once, in order, in its own
+ * transaction, and is recorded in `cible_migrations`. Never edit a released migration: add one.
+ */
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: readonly string[];
+}
+
+export const migrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'sources, events and quarantine',
+    statements: [
+      `CREATE TABLE sources (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        write_key VARCHAR NOT NULL UNIQUE,
+        created_at TIMESTAMPTZ NOT NULL
+      )`,
+      // Typed columns for what every query filters on; JSON for the free-form objects.
+      // No index: DuckDB scans columns with zone maps, and indexes slow bulk appends.
+      `CREATE TABLE events (
+        seq BIGINT NOT NULL,
+        source_id VARCHAR NOT NULL,
+        message_id VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        event VARCHAR,
+        name VARCHAR,
+        user_id VARCHAR,
+        anonymous_id VARCHAR,
+        group_id VARCHAR,
+        previous_id VARCHAR,
+        timestamp TIMESTAMPTZ NOT NULL,
+        original_timestamp TIMESTAMPTZ,
+        sent_at TIMESTAMPTZ,
+        received_at TIMESTAMPTZ NOT NULL,
+        properties JSON,
+        traits JSON,
+        context JSON,
+        integrations JSON,
+        extra JSON
+      )`,
+      `CREATE TABLE quarantine (
+        id BIGINT PRIMARY KEY,
+        source_id VARCHAR NOT NULL,
+        received_at TIMESTAMPTZ NOT NULL,
+        code VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        field VARCHAR,
+        payload VARCHAR NOT NULL,
+        kind VARCHAR NOT NULL,
+        batch_index INTEGER,
+        message_id VARCHAR,
+        ip VARCHAR,
+        status VARCHAR NOT NULL,
+        replayed_at TIMESTAMPTZ
+      )`,
+    ],
+  },
+];
