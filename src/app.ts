@@ -46,7 +46,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer' },
-          writeKey: { type: 'http', scheme: 'basic', description: 'Write key as the user name, empty password.' },
+          writeKey: {
+            type: 'http',
+            scheme: 'basic',
+            description: 'Write key as the user name, empty password.',
+          },
         },
       },
     },

@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import { EventOutput, eventTypes, type EventType } from '../domain/events.ts';
+import { EventOutput, eventTypes } from '../domain/events.ts';
 import { CibleError } from '../errors.ts';
 import type { GroupCommitWriter } from '../ingestion/group-commit.ts';
 import type { MessageDedupe } from '../ingestion/message-dedupe.ts';
@@ -62,10 +62,16 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
   app.addHook('onRequest', async (request, reply) => {
     const header = request.headers.authorization;
     if (header === undefined || !/^bearer /i.test(header)) {
-      return sendError(reply, new CibleError('CIBLE_ERR_AUTH_MISSING_TOKEN', 'This route needs a bearer token.'));
+      return sendError(
+        reply,
+        new CibleError('CIBLE_ERR_AUTH_MISSING_TOKEN', 'This route needs a bearer token.'),
+      );
     }
     if (!timingSafeEqual(digest(header.slice(7).trim()), expected)) {
-      return sendError(reply, new CibleError('CIBLE_ERR_AUTH_INVALID_TOKEN', 'The bearer token is not valid.'));
+      return sendError(
+        reply,
+        new CibleError('CIBLE_ERR_AUTH_INVALID_TOKEN', 'The bearer token is not valid.'),
+      );
     }
   });
 
@@ -90,7 +96,14 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
 
   app.get(
     '/api/sources',
-    { schema: { tags: ['sources'], summary: 'List sources', security, response: { 200: Type.Object({ sources: Type.Array(SourceOutput) }) } } },
+    {
+      schema: {
+        tags: ['sources'],
+        summary: 'List sources',
+        security,
+        response: { 200: Type.Object({ sources: Type.Array(SourceOutput) }) },
+      },
+    },
     async () => ({ sources: options.sources.list().map(sourceOutput) }),
   );
 
@@ -113,14 +126,17 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
           cursor: Type.Optional(Cursor),
         }),
         response: {
-          200: Type.Object({ events: Type.Array(EventOutput), nextCursor: Type.Union([Type.Number(), Type.Null()]) }),
+          200: Type.Object({
+            events: Type.Array(EventOutput),
+            nextCursor: Type.Union([Type.Number(), Type.Null()]),
+          }),
         },
       },
     },
     async (request) => {
       const query = request.query;
       const rows = await options.store.listEvents({
-        ...(query.type === undefined ? {} : { type: query.type as EventType }),
+        ...(query.type === undefined ? {} : { type: query.type }),
         ...(query.event === undefined ? {} : { event: query.event }),
         ...(query.userId === undefined ? {} : { userId: query.userId }),
         ...(query.anonymousId === undefined ? {} : { anonymousId: query.anonymousId }),
@@ -142,7 +158,10 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
     '/api/stats',
     { schema: { tags: ['stats'], summary: 'Counts and pipeline state', security } },
     async () => {
-      const [events, quarantine] = await Promise.all([options.store.countEvents(), options.store.countQuarantine()]);
+      const [events, quarantine] = await Promise.all([
+        options.store.countEvents(),
+        options.store.countQuarantine(),
+      ]);
       return {
         events,
         sources: options.sources.list().length,
@@ -176,7 +195,10 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
           cursor: Type.Optional(Cursor),
         }),
         response: {
-          200: Type.Object({ records: Type.Array(QuarantineOutput), nextCursor: Type.Union([Type.Number(), Type.Null()]) }),
+          200: Type.Object({
+            records: Type.Array(QuarantineOutput),
+            nextCursor: Type.Union([Type.Number(), Type.Null()]),
+          }),
         },
       },
     },
@@ -223,15 +245,23 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
         summary: 'Run a quarantined record through the pipeline again, as kept or corrected',
         security,
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
-        body: Type.Optional(
+        // No body replays the record as kept.
+        body: Type.Union([
           Type.Object({
             event: Type.Optional(
-              Type.Unknown({ description: 'A corrected payload (an event, or a whole batch body) to use instead.' }),
+              Type.Unknown({
+                description: 'A corrected payload (an event, or a whole batch body) to use instead.',
+              }),
             ),
           }),
-        ),
+          Type.Null(),
+        ]),
         response: {
-          200: Type.Object({ status: Type.Literal('replayed'), accepted: Type.Number(), duplicates: Type.Number() }),
+          200: Type.Object({
+            status: Type.Literal('replayed'),
+            accepted: Type.Number(),
+            duplicates: Type.Number(),
+          }),
           404: ErrorOutput,
           409: ErrorOutput,
           422: ErrorOutput,
@@ -244,7 +274,10 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
       if (record.status === 'replayed') {
         return sendError(
           reply,
-          new CibleError('CIBLE_ERR_QUARANTINE_ALREADY_REPLAYED', `Quarantined record ${record.id} was already replayed.`),
+          new CibleError(
+            'CIBLE_ERR_QUARANTINE_ALREADY_REPLAYED',
+            `Quarantined record ${record.id} was already replayed.`,
+          ),
         );
       }
       const outcome = await options.pipeline.replay(record, request.body?.event);
@@ -297,7 +330,8 @@ export function eventOutput(row: EventRow): EventOutput {
     integrations: row.integrations,
     extra: row.extra,
   };
-  for (const [key, value] of Object.entries(objects)) if (value !== null) output[key] = JSON.parse(value) as unknown;
+  for (const [key, value] of Object.entries(objects))
+    if (value !== null) output[key] = JSON.parse(value) as unknown;
   return output as EventOutput;
 }
 

@@ -17,12 +17,18 @@ export function installErrorHandler(app: FastifyInstance): void {
   app.setNotFoundHandler((request, reply) =>
     sendError(
       reply,
-      new CibleError('CIBLE_ERR_API_NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`),
+      new CibleError(
+        'CIBLE_ERR_API_NOT_FOUND',
+        `No route ${request.method} ${request.url.split('?')[0] ?? ''}.`,
+      ),
     ),
   );
 }
 
-function toCibleError(error: FastifyError | CibleError, log: { error: (obj: unknown, msg: string) => void }): CibleError {
+function toCibleError(
+  error: FastifyError | CibleError,
+  log: { error: (obj: unknown, msg: string) => void },
+): CibleError {
   if (isCibleError(error)) return error;
   if (error.validation !== undefined) {
     const first = error.validation[0];
@@ -37,18 +43,26 @@ function toCibleError(error: FastifyError | CibleError, log: { error: (obj: unkn
   }
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new CibleError('CIBLE_ERR_TRACKING_BODY_TOO_LARGE', 'Body is larger than the server reads at all.', {
-        cause: error,
-      });
+      return new CibleError(
+        'CIBLE_ERR_TRACKING_BODY_TOO_LARGE',
+        'Body is larger than the server reads at all.',
+        {
+          cause: error,
+        },
+      );
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new CibleError('CIBLE_ERR_API_INVALID_REQUEST', error.message, { cause: error });
     case 'Z_DATA_ERROR':
     case 'Z_BUF_ERROR':
-      return new CibleError('CIBLE_ERR_TRACKING_INVALID_ENCODING', `Body could not be decompressed: ${error.message}.`, {
-        cause: error,
-      });
+      return new CibleError(
+        'CIBLE_ERR_TRACKING_INVALID_ENCODING',
+        `Body could not be decompressed: ${error.message}.`,
+        {
+          cause: error,
+        },
+      );
     default:
       if (typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500) {
         return new CibleError('CIBLE_ERR_API_INVALID_REQUEST', error.message, { cause: error });

@@ -27,8 +27,10 @@ export async function trackingApi(app: FastifyInstance, options: TrackingApiOpti
   // SDKs send JSON as application/json or text/plain (the browser, to skip the preflight), often gzipped.
   // The body is read raw: the pipeline decodes it after authentication, so a bad body can be kept.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.maxTransportBytes }, (_request, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    '*',
+    { parseAs: 'buffer', bodyLimit: options.maxTransportBytes },
+    (_request, body, done) => done(null, body),
   );
   app.addHook('preParsing', async (request, _reply, payload) => {
     const encoding = String(request.headers['content-encoding'] ?? 'identity').toLowerCase();
@@ -37,7 +39,10 @@ export async function trackingApi(app: FastifyInstance, options: TrackingApiOpti
     if (encoding === 'gzip' || encoding === 'x-gzip') decoder = createGunzip();
     else if (encoding === 'deflate') decoder = createInflate();
     else {
-      throw new CibleError('CIBLE_ERR_TRACKING_INVALID_ENCODING', `Content-Encoding "${encoding}" is not supported.`);
+      throw new CibleError(
+        'CIBLE_ERR_TRACKING_INVALID_ENCODING',
+        `Content-Encoding "${encoding}" is not supported.`,
+      );
     }
     // Fastify compares the bytes received with Content-Length: report the compressed count.
     let received = 0;
@@ -53,7 +58,10 @@ export async function trackingApi(app: FastifyInstance, options: TrackingApiOpti
   const noValidation = () => () => true;
   const calls: readonly (EventType | 'batch')[] = [...eventTypes, 'batch'];
   for (const call of calls) {
-    const paths = [call, ...Object.entries(shortPaths).flatMap(([short, long]) => (long === call ? [short] : []))];
+    const paths = [
+      call,
+      ...Object.entries(shortPaths).flatMap(([short, long]) => (long === call ? [short] : [])),
+    ];
     for (const path of paths) {
       app.post(
         `/v1/${path}`,
@@ -94,7 +102,10 @@ export async function trackingApi(app: FastifyInstance, options: TrackingApiOpti
     async (request, reply) => {
       const { writeKey } = request.params;
       if (options.sources.byWriteKey(writeKey) === undefined) {
-        return sendError(reply, new CibleError('CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY', 'The write key matches no source.'));
+        return sendError(
+          reply,
+          new CibleError('CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY', 'The write key matches no source.'),
+        );
       }
       return reply.send(sdkSettings(writeKey, request.host, request.protocol));
     },

@@ -26,9 +26,11 @@ export function createApiClient(serverUrl: string, token: string): ApiClient {
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {
-      throw new CibleError('CIBLE_ERR_CLI_SERVER_UNREACHABLE', `No Cible answers at ${serverUrl}.`, { cause: error });
+      throw new CibleError('CIBLE_ERR_CLI_SERVER_UNREACHABLE', `No Cible answers at ${serverUrl}.`, {
+        cause: error,
+      });
     }
-    const json = (await response.json()) as unknown;
+    const json = await response.json();
     if (!response.ok) throw errorFrom(json, response.status);
     return json as T;
   }

@@ -55,12 +55,20 @@ interface Row {
  */
 export async function importFile(options: ImportOptions): Promise<ImportReport> {
   const path = resolve(options.path);
-  const size = (await stat(path).catch((error: unknown) => {
-    throw new CibleError('CIBLE_ERR_CLI_USAGE', `Cannot read ${path}.`, { cause: error, field: 'file' });
-  })).size;
+  const size = (
+    await stat(path).catch((error: unknown) => {
+      throw new CibleError('CIBLE_ERR_CLI_USAGE', `Cannot read ${path}.`, { cause: error, field: 'file' });
+    })
+  ).size;
   const format = formatOf(path);
   const stream = createReadStream(path);
-  const bar = options.progress === 'bar' ? new SingleBar({ format: ' {bar} {percentage}% | {value}/{total} bytes | {events} events' }, Presets.shades_classic) : undefined;
+  const bar =
+    options.progress === 'bar'
+      ? new SingleBar(
+          { format: ' {bar} {percentage}% | {value}/{total} bytes | {events} events' },
+          Presets.shades_classic,
+        )
+      : undefined;
   bar?.start(size, 0, { events: 0 });
 
   const rejected: RejectedLine[] = [];
@@ -73,13 +81,22 @@ export async function importFile(options: ImportOptions): Promise<ImportReport> 
   let batchBytes = 0;
 
   const send = async (rows: Row[]): Promise<void> => {
-    const result = await postBatch(options, rows.map((row) => row.event));
+    const result = await postBatch(
+      options,
+      rows.map((row) => row.event),
+    );
     accepted += result.accepted;
     duplicates += result.duplicates;
     for (const item of result.rejected) {
       const row = rows[item.index];
       if (row !== undefined) {
-        rejected.push({ line: row.line, code: item.code, reason: item.reason, field: item.field, record: row.text });
+        rejected.push({
+          line: row.line,
+          code: item.code,
+          reason: item.reason,
+          field: item.field,
+          record: row.text,
+        });
       }
     }
     bar?.update(stream.bytesRead, { events: accepted });
@@ -97,7 +114,13 @@ export async function importFile(options: ImportOptions): Promise<ImportReport> 
   for await (const row of readRows(stream, format, options.defaultType)) {
     lines = row.line;
     if (row.event instanceof CibleError) {
-      rejected.push({ line: row.line, code: row.event.code, reason: row.event.message, field: row.event.field ?? null, record: row.text });
+      rejected.push({
+        line: row.line,
+        code: row.event.code,
+        reason: row.event.message,
+        field: row.event.field ?? null,
+        record: row.text,
+      });
       continue;
     }
     batch.push(row);
@@ -123,9 +146,13 @@ function formatOf(path: string): 'ndjson' | 'csv' {
   const extension = extname(path).toLowerCase();
   if (extension === '.csv') return 'csv';
   if (extension === '.ndjson' || extension === '.jsonl' || extension === '.json') return 'ndjson';
-  throw new CibleError('CIBLE_ERR_CLI_USAGE', `Cannot tell the format of ${path}: name it .ndjson, .jsonl or .csv.`, {
-    field: 'file',
-  });
+  throw new CibleError(
+    'CIBLE_ERR_CLI_USAGE',
+    `Cannot tell the format of ${path}: name it .ndjson, .jsonl or .csv.`,
+    {
+      field: 'file',
+    },
+  );
 }
 
 async function* readRows(
@@ -144,7 +171,10 @@ async function* readRows(
       } catch (error) {
         yield {
           line,
-          event: new CibleError('CIBLE_ERR_TRACKING_INVALID_JSON', `Line is not valid JSON: ${(error as Error).message}.`),
+          event: new CibleError(
+            'CIBLE_ERR_TRACKING_INVALID_JSON',
+            `Line is not valid JSON: ${(error as Error).message}.`,
+          ),
           text,
         };
         continue;
@@ -153,18 +183,43 @@ async function* readRows(
     }
     return;
   }
-  const parser = stream.pipe(parse({ columns: true, skip_empty_lines: true, trim: true, info: true, bom: true }));
-  for await (const record of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number; raw?: string } }>) {
+  const parser = stream.pipe(
+    parse({ columns: true, skip_empty_lines: true, trim: true, info: true, bom: true }),
+  );
+  for await (const record of parser as AsyncIterable<{
+    record: Record<string, string>;
+    info: { lines: number; raw?: string };
+  }>) {
     const text = JSON.stringify(record.record);
-    yield { line: record.info.lines, event: withMessageId(fromCsv(record.record, defaultType), record.info.lines, text), text };
+    yield {
+      line: record.info.lines,
+      event: withMessageId(fromCsv(record.record, defaultType), record.info.lines, text),
+      text,
+    };
   }
 }
 
-const topLevel = new Set(['type', 'event', 'name', 'userId', 'anonymousId', 'groupId', 'previousId', 'messageId', 'timestamp']);
+const topLevel = new Set([
+  'type',
+  'event',
+  'name',
+  'userId',
+  'anonymousId',
+  'groupId',
+  'previousId',
+  'messageId',
+  'timestamp',
+]);
 
 /** One CSV row as a Segment event. */
-export function fromCsv(row: Record<string, string>, defaultType: string | undefined): Record<string, unknown> {
-  const type = row.type !== undefined && row.type !== '' ? row.type : (defaultType ?? ('event' in row ? 'track' : 'identify'));
+export function fromCsv(
+  row: Record<string, string>,
+  defaultType: string | undefined,
+): Record<string, unknown> {
+  const type =
+    row.type !== undefined && row.type !== ''
+      ? row.type
+      : (defaultType ?? ('event' in row ? 'track' : 'identify'));
   const event: Record<string, unknown> = { type };
   const bag = type === 'identify' || type === 'group' ? 'traits' : 'properties';
   for (const [column, raw] of Object.entries(row)) {
@@ -177,7 +232,10 @@ export function fromCsv(row: Record<string, string>, defaultType: string | undef
     let target = event;
     for (const key of path.slice(0, -1)) {
       const next = target[key];
-      target = (typeof next === 'object' && next !== null ? next : (target[key] = {})) as Record<string, unknown>;
+      target = (typeof next === 'object' && next !== null ? next : (target[key] = {})) as Record<
+        string,
+        unknown
+      >;
     }
     target[path.at(-1)!] = cast(raw);
   }
@@ -225,7 +283,7 @@ async function postBatch(
         cause: error,
       });
     }
-    const json = (await response.json()) as unknown;
+    const json = await response.json();
     if (response.ok) return json as { accepted: number; duplicates: number; rejected: RejectedItem[] };
     if ((response.status === 429 || response.status >= 500) && attempt < 10) {
       const retryAfter = Number(response.headers.get('retry-after') ?? '1');

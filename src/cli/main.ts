@@ -70,7 +70,9 @@ async function main(argv: readonly string[]): Promise<number> {
       const client = await clientFor(config);
       if (rest[0] === 'create' && rest[1] !== undefined) {
         const source = await client.createSource(rest.slice(1).join(' '));
-        console.log(`Source ${source.name} created.\n  id:        ${source.id}\n  write key: ${source.writeKey}`);
+        console.log(
+          `Source ${source.name} created.\n  id:        ${source.id}\n  write key: ${source.writeKey}`,
+        );
         return 0;
       }
       if (rest[0] === 'list') {
@@ -79,11 +81,15 @@ async function main(argv: readonly string[]): Promise<number> {
         }
         return 0;
       }
-      throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Say `cible sources create <name>` or `cible sources list`.');
+      throw new CibleError(
+        'CIBLE_ERR_CLI_USAGE',
+        'Say `cible sources create <name>` or `cible sources list`.',
+      );
     }
     case 'import': {
       const file = rest[0];
-      if (file === undefined) throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Say which file: `cible import <file>`.');
+      if (file === undefined)
+        throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Say which file: `cible import <file>`.');
       const client = await clientFor(config);
       const writeKey = values['write-key'] ?? (await client.findOrCreateSource('import')).writeKey;
       const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
@@ -105,10 +111,13 @@ async function main(argv: readonly string[]): Promise<number> {
           ` (${report.duplicates} already stored, ${report.rejected.length} rejected).`,
       );
       for (const rejected of report.rejected.slice(0, 20)) {
-        console.log(`  line ${rejected.line}: ${rejected.reason}${rejected.field === null ? '' : ` [${rejected.field}]`}`);
+        console.log(
+          `  line ${rejected.line}: ${rejected.reason}${rejected.field === null ? '' : ` [${rejected.field}]`}`,
+        );
       }
       if (report.rejected.length > 20) console.log(`  ... and ${report.rejected.length - 20} more`);
-      if (report.rejectedFile !== null) console.log(`Rejected lines, with their reasons: ${report.rejectedFile}`);
+      if (report.rejectedFile !== null)
+        console.log(`Rejected lines, with their reasons: ${report.rejectedFile}`);
       return report.rejected.length > 0 ? 2 : 0;
     }
     default:
@@ -137,7 +146,9 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     if (isCibleError(error)) {
-      console.error(`Error ${error.code}: ${error.message}${error.field === undefined ? '' : ` (${error.field})`}`);
+      console.error(
+        `Error ${error.code}: ${error.message}${error.field === undefined ? '' : ` (${error.field})`}`,
+      );
       console.error(`  ${error.hint}`);
     } else if (error instanceof Error && 'code' in error && String(error.code).startsWith('ERR_PARSE_ARGS')) {
       console.error(`Error: ${error.message}\n\n${usage}`);

@@ -114,7 +114,11 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     adminToken,
     logLevel: logLevel as Config['logLevel'],
     trustProxy: env.CIBLE_TRUST_PROXY === 'true',
-    serverUrl: (flag('url') ?? env.CIBLE_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${port === 0 ? defaults.port : port}`).replace(/\/+$/, ''),
+    serverUrl: (
+      flag('url') ??
+      env.CIBLE_URL ??
+      `http://${host.includes(':') ? `[${host}]` : host}:${port === 0 ? defaults.port : port}`
+    ).replace(/\/+$/, ''),
     ingest: {
       ...defaults.ingest,
       commitMaxEvents: integer(

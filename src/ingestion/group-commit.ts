@@ -74,7 +74,15 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
     });
     // A batch nobody waits on (all its requests gone) must not crash the process when it fails.
     settled.catch(() => undefined);
-    return { events: [], quarantine: [], replayedQuarantineIds: [], failureHandlers: [], settled, resolve, reject };
+    return {
+      events: [],
+      quarantine: [],
+      replayedQuarantineIds: [],
+      failureHandlers: [],
+      settled,
+      resolve,
+      reject,
+    };
   }
 
   function isEmpty(batch: OpenBatch): boolean {
@@ -142,7 +150,8 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
       const batch = open;
       if (work.events !== undefined) for (const event of work.events) batch.events.push(event);
       if (work.quarantine !== undefined) for (const record of work.quarantine) batch.quarantine.push(record);
-      if (work.replayedQuarantineIds !== undefined) batch.replayedQuarantineIds.push(...work.replayedQuarantineIds);
+      if (work.replayedQuarantineIds !== undefined)
+        batch.replayedQuarantineIds.push(...work.replayedQuarantineIds);
       batch.failureHandlers.push(work.onFailure ?? noop);
       if (batch.events.length >= options.maxEvents) commitOpen();
       else schedule();

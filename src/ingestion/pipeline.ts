@@ -21,7 +21,12 @@ export interface TrackingRequest {
 }
 
 export type TrackingOutcome =
-  | { readonly ok: true; readonly accepted: number; readonly duplicates: number; readonly rejected: RejectedItem[] }
+  | {
+      readonly ok: true;
+      readonly accepted: number;
+      readonly duplicates: number;
+      readonly rejected: RejectedItem[];
+    }
   | { readonly ok: false; readonly error: CibleError };
 
 export type ReplayOutcome =
@@ -99,7 +104,10 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     if (writeKey === undefined || writeKey === '') {
       return fail(
         decodeError ??
-          new CibleError('CIBLE_ERR_TRACKING_MISSING_WRITE_KEY', 'No write key in the Authorization header or the body.'),
+          new CibleError(
+            'CIBLE_ERR_TRACKING_MISSING_WRITE_KEY',
+            'No write key in the Authorization header or the body.',
+          ),
       );
     }
     const source = deps.sources.byWriteKey(writeKey);
@@ -113,7 +121,9 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
       decodeError ??
       (request.body.length > maxBytes
         ? new CibleError(
-            request.kind === 'batch' ? 'CIBLE_ERR_TRACKING_BODY_TOO_LARGE' : 'CIBLE_ERR_TRACKING_EVENT_TOO_LARGE',
+            request.kind === 'batch'
+              ? 'CIBLE_ERR_TRACKING_BODY_TOO_LARGE'
+              : 'CIBLE_ERR_TRACKING_EVENT_TOO_LARGE',
             `Body is ${request.body.length} bytes; the limit for ${request.kind} is ${maxBytes} bytes.`,
           )
         : undefined);
@@ -134,7 +144,13 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     let duplicates = 0;
     const rejectItem = (index: number, item: unknown, rejection: ItemRejection): void => {
       const messageId = messageIdOf(item);
-      rejected.push({ index, messageId, code: rejection.code, reason: rejection.message, field: rejection.field });
+      rejected.push({
+        index,
+        messageId,
+        code: rejection.code,
+        reason: rejection.message,
+        field: rejection.field,
+      });
       quarantine.push({
         sourceId: source.id,
         receivedAt,
@@ -208,9 +224,13 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     const envelope = body as Record<string, unknown>;
     if (kind !== 'batch') return { items: [{ ...envelope, type: kind }], tooMany: [] };
     if (!Array.isArray(envelope.batch)) {
-      return new CibleError('CIBLE_ERR_TRACKING_NOT_AN_OBJECT', 'A batch body needs a "batch" array of events.', {
-        field: 'batch',
-      });
+      return new CibleError(
+        'CIBLE_ERR_TRACKING_NOT_AN_OBJECT',
+        'A batch body needs a "batch" array of events.',
+        {
+          field: 'batch',
+        },
+      );
     }
     const items = envelope.batch.map((item: unknown) => withEnvelope(item, envelope));
     return { items: items.slice(0, limits.maxBatchEvents), tooMany: items.slice(limits.maxBatchEvents) };
@@ -263,7 +283,9 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     }
     const source = deps.sources.byId(record.sourceId);
     if (source === undefined) {
-      return fail(new CibleError('CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY', `Source ${record.sourceId} no longer exists.`));
+      return fail(
+        new CibleError('CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY', `Source ${record.sourceId} no longer exists.`),
+      );
     }
     // An item of a batch is replayed alone; a whole request is expanded as it was sent.
     const expanded =
@@ -357,9 +379,13 @@ function stillInvalid(message: string, field: string | null): CibleError {
 }
 
 function storeUnavailable(cause: unknown): CibleError {
-  return new CibleError('CIBLE_ERR_STORE_UNAVAILABLE', 'The events could not be committed; nothing was kept.', {
-    cause,
-  });
+  return new CibleError(
+    'CIBLE_ERR_STORE_UNAVAILABLE',
+    'The events could not be committed; nothing was kept.',
+    {
+      cause,
+    },
+  );
 }
 
 function fail(error: CibleError): { ok: false; error: CibleError } {

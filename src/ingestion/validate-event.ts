@@ -3,7 +3,10 @@ import { eventSchemas, eventTypes, isEventType, type EventType } from '../domain
 import type { ItemRejection } from './outcomes.ts';
 
 const ajv = new Ajv({ allErrors: false, strict: false });
-ajv.addFormat('iso-timestamp', { type: 'string', validate: (value: string) => !Number.isNaN(Date.parse(value)) });
+ajv.addFormat('iso-timestamp', {
+  type: 'string',
+  validate: (value: string) => !Number.isNaN(Date.parse(value)),
+});
 
 const validators = Object.fromEntries(
   eventTypes.map((type) => [type, ajv.compile(eventSchemas[type])]),

@@ -124,14 +124,12 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       const found = await rows(
         'SELECT id, name, write_key, epoch_ms(created_at)::DOUBLE AS created_at FROM sources ORDER BY created_at, id',
       );
-      return found.map(
-        (row): Source => ({
-          id: String(row.id),
-          name: String(row.name),
-          writeKey: String(row.write_key),
-          createdAt: Number(row.created_at),
-        }),
-      );
+      return found.map((row): Source => ({
+        id: String(row.id),
+        name: String(row.name),
+        writeKey: String(row.write_key),
+        createdAt: Number(row.created_at),
+      }));
     },
 
     async listEvents(query: EventQuery) {
@@ -162,29 +160,27 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
          ORDER BY seq DESC LIMIT ${Math.max(0, Math.floor(query.limit))}`,
         values,
       );
-      return found.map(
-        (row): EventRow => ({
-          seq: Number(row.seq),
-          sourceId: String(row.source_id),
-          messageId: String(row.message_id),
-          type: String(row.type) as EventType,
-          event: nullableString(row.event),
-          name: nullableString(row.name),
-          userId: nullableString(row.user_id),
-          anonymousId: nullableString(row.anonymous_id),
-          groupId: nullableString(row.group_id),
-          previousId: nullableString(row.previous_id),
-          timestamp: Number(row.timestamp),
-          originalTimestamp: nullableNumber(row.original_timestamp),
-          sentAt: nullableNumber(row.sent_at),
-          receivedAt: Number(row.received_at),
-          properties: nullableString(row.properties),
-          traits: nullableString(row.traits),
-          context: nullableString(row.context),
-          integrations: nullableString(row.integrations),
-          extra: nullableString(row.extra),
-        }),
-      );
+      return found.map((row): EventRow => ({
+        seq: Number(row.seq),
+        sourceId: String(row.source_id),
+        messageId: String(row.message_id),
+        type: String(row.type) as EventType,
+        event: nullableString(row.event),
+        name: nullableString(row.name),
+        userId: nullableString(row.user_id),
+        anonymousId: nullableString(row.anonymous_id),
+        groupId: nullableString(row.group_id),
+        previousId: nullableString(row.previous_id),
+        timestamp: Number(row.timestamp),
+        originalTimestamp: nullableNumber(row.original_timestamp),
+        sentAt: nullableNumber(row.sent_at),
+        receivedAt: Number(row.received_at),
+        properties: nullableString(row.properties),
+        traits: nullableString(row.traits),
+        context: nullableString(row.context),
+        integrations: nullableString(row.integrations),
+        extra: nullableString(row.extra),
+      }));
     },
 
     async countEvents() {
@@ -269,9 +265,9 @@ async function migrate(connection: DuckDBConnection): Promise<void> {
   await connection.run(`CREATE TABLE IF NOT EXISTS cible_migrations (
     version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`);
   const applied = new Set(
-    (await (await connection.runAndReadAll('SELECT version FROM cible_migrations')).getRowObjects()).map((row) =>
-      Number(row.version),
-    ),
+    (await connection.runAndReadAll('SELECT version FROM cible_migrations'))
+      .getRowObjects()
+      .map((row) => Number(row.version)),
   );
   for (const migration of migrations) {
     if (applied.has(migration.version)) continue;
