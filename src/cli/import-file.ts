@@ -262,7 +262,8 @@ async function postBatch(
   options: ImportOptions,
   events: unknown[],
 ): Promise<{ accepted: number; duplicates: number; rejected: RejectedItem[] }> {
-  const body = JSON.stringify({ batch: events, sentAt: new Date().toISOString() });
+  // No sentAt: the file's timestamps are history, not a client clock to correct.
+  const body = JSON.stringify({ batch: events });
   for (let attempt = 0; ; attempt++) {
     let response: Response;
     try {
