@@ -5,7 +5,15 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { EventOutput } from '../src/domain/events.ts';
-import { adminGet, adminToken, removeTestDir, repoRoot, spawnCible, testDataDir, type CibleProcess } from './helpers.ts';
+import {
+  adminGet,
+  adminToken,
+  removeTestDir,
+  repoRoot,
+  spawnCible,
+  testDataDir,
+  type CibleProcess,
+} from './helpers.ts';
 
 const run = promisify(execFile);
 let cible: CibleProcess;
@@ -42,7 +50,10 @@ test('cible sources create prints the new source and its write key', async () =>
   assert.equal(code, 0);
   assert.match(stdout, /Source shop tills created/);
   const writeKey = /write key: (\S+)/.exec(stdout)?.[1];
-  const { sources } = await adminGet<{ sources: { name: string; writeKey: string }[] }>(cible.url, '/api/sources');
+  const { sources } = await adminGet<{ sources: { name: string; writeKey: string }[] }>(
+    cible.url,
+    '/api/sources',
+  );
   assert.equal(sources.find((source) => source.name === 'shop tills')?.writeKey, writeKey);
 });
 

@@ -20,7 +20,7 @@ test('a retried event is stored once, across a restart', async () => {
         }),
       });
       assert.equal(response.statusCode, 200);
-      return response.json() as { accepted: number; duplicates: number };
+      return response.json<{ accepted: number; duplicates: number }>();
     };
 
     const first = await startTestCible({}, dataDir);

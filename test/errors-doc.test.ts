@@ -8,7 +8,7 @@ import { repoRoot } from './helpers.ts';
 test('docs/errors.md lists exactly the codes of the catalogue, with their status', async () => {
   const doc = await readFile(join(repoRoot, 'docs/errors.md'), 'utf8');
   const documented = new Map(
-    [...doc.matchAll(/^\| `(CIBLE_ERR_[A-Z_]+)` \| (\d{3}) \|/gm)].map((match) => [
+    [...doc.matchAll(/^\|\s*`(CIBLE_ERR_[A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((match) => [
       match[1]!,
       Number(match[2]),
     ]),

@@ -46,7 +46,7 @@ export async function startTestCible(env: Record<string, string> = {}, dataDir?:
         headers: { authorization: `Bearer ${adminToken}` },
         payload: { name },
       });
-      return (response.json() as { writeKey: string }).writeKey;
+      return response.json<{ writeKey: string }>().writeKey;
     },
     async admin<T>(path: string) {
       const response = await cible.app.inject({
@@ -56,7 +56,7 @@ export async function startTestCible(env: Record<string, string> = {}, dataDir?:
       });
       if (response.statusCode !== 200)
         throw new Error(`GET ${path}: ${response.statusCode} ${response.body}`);
-      return response.json() as T;
+      return response.json<T>();
     },
     async close() {
       await cible.stop();

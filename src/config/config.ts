@@ -160,7 +160,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
 
 function integer(name: string, raw: string | undefined, fallback: number, min: number, max: number): number {
   if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(value) || value < min || value > max) {
     throw invalid(name, raw, `an integer from ${min} to ${max}`);
   }

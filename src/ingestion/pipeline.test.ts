@@ -172,7 +172,7 @@ describe('createIngestPipeline', () => {
       messageId: 'bad-1',
       ip: IP,
     });
-    assert.match(quarantine[0]!.reason, /"event"/);
+    assert.match(quarantine[0].reason, /"event"/);
     assert.equal(quarantine[1]!.payload, JSON.stringify(bad3));
     assert.equal(quarantine[1]!.batchIndex, 3);
     assert.equal(quarantine[1]!.kind, 'unknown');

@@ -293,6 +293,14 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
         ? { items: [withType(body, record.kind)], tooMany: [] }
         : expand(record.kind as TrackingRequest['kind'], body);
     if (expanded instanceof CibleError) return fail(stillInvalid(expanded.message, expanded.field ?? null));
+    if (expanded.tooMany.length > 0) {
+      return fail(
+        stillInvalid(
+          `Batch holds ${expanded.items.length + expanded.tooMany.length} events; at most ${limits.maxBatchEvents} can be replayed at once.`,
+          'batch',
+        ),
+      );
+    }
     const events: StoredEvent[] = [];
     for (const [index, item] of expanded.items.entries()) {
       const outcome = processItem(item, source, record.receivedAt, record.ip);

@@ -186,6 +186,14 @@ describe('toStoredEvent', () => {
     assert.equal(stored({ type: 'identify', userId: 'u1' }).extra, null, 'no unknown field, no extra');
   });
 
+  it('keeps an unknown top-level field named "__proto__" in extra, like any other', () => {
+    const event = stored(
+      JSON.parse('{"type":"track","event":"E","userId":"u1","__proto__":{"x":1},"channel":"web"}'),
+    );
+    assert.deepEqual(JSON.parse(event.extra!), JSON.parse('{"__proto__":{"x":1},"channel":"web"}'));
+    assert.ok(event.extra!.includes('"__proto__":{"x":1}'), `extra is ${event.extra}`);
+  });
+
   it('stores properties, traits, context and integrations as JSON text', () => {
     const track = stored({
       type: 'track',

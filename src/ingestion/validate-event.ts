@@ -3,9 +3,11 @@ import { eventSchemas, eventTypes, isEventType, type EventType } from '../domain
 import type { ItemRejection } from './outcomes.ts';
 
 const ajv = new Ajv({ allErrors: false, strict: false });
+// ISO-8601 date, optionally with a time and a zone; Date.parse alone would take "1" or "March 7".
+const isoTimestamp = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i;
 ajv.addFormat('iso-timestamp', {
   type: 'string',
-  validate: (value: string) => !Number.isNaN(Date.parse(value)),
+  validate: (value: string) => isoTimestamp.test(value) && !Number.isNaN(Date.parse(value)),
 });
 
 const validators = Object.fromEntries(
@@ -67,8 +69,13 @@ function fromSchemaError(type: EventType, errors: readonly ErrorObject[]): ItemR
           ? 'a non-empty string'
           : error.keyword === 'maxLength'
             ? `at most ${String((error.params as { limit: number }).limit)} characters`
-            : `${String((error.params as { type?: string }).type ?? error.message)}`;
+            : typeName((error.params as { type?: string }).type, error.message);
   return reject('CIBLE_ERR_TRACKING_INVALID_FIELD', `"${field}" must be ${expected}.`, field);
+}
+
+function typeName(type: string | undefined, fallback: string | undefined): string {
+  if (type === undefined) return fallback ?? 'valid';
+  return type === 'object' || type === 'array' || type === 'integer' ? `an ${type}` : `a ${type}`;
 }
 
 function joinPath(instancePath: string, property: string | undefined): string {
