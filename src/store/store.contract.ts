@@ -1,0 +1,213 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { StoredEvent } from '../domain/events.ts';
+import { messageFingerprint } from '../ingestion/message-dedupe.ts';
+import type { NewQuarantineRecord, Store } from './store.ts';
+
+/**
+ * What every store adapter must do, whatever its engine. Each adapter's test file runs this suite
+ * with a factory for a fresh, empty store.
+ */
+export function storeContract(
+  name: string,
+  openStore: () => Promise<{ store: Store; dispose: () => Promise<void> }>,
+) {
+  describe(`store contract: ${name}`, () => {
+    let store: Store;
+    let dispose: () => Promise<void>;
+    const t0 = Date.UTC(2026, 5, 1, 12);
+
+    const event = (overrides: Partial<StoredEvent> = {}): StoredEvent => ({
+      sourceId: 'src_a',
+      messageId: `m-${Math.random().toString(36).slice(2)}`,
+      type: 'track',
+      event: 'Viewed',
+      name: null,
+      userId: 'u1',
+      anonymousId: 'a1',
+      groupId: null,
+      previousId: null,
+      timestamp: t0,
+      originalTimestamp: t0 - 1000,
+      sentAt: t0 - 500,
+      receivedAt: t0 + 500,
+      properties: '{"price":12.5,"tags":["a","b"]}',
+      traits: null,
+      context: '{"ip":"203.0.113.1"}',
+      integrations: null,
+      extra: null,
+      ...overrides,
+    });
+    const rejected = (overrides: Partial<NewQuarantineRecord> = {}): NewQuarantineRecord => ({
+      sourceId: 'src_a',
+      receivedAt: t0,
+      code: 'CIBLE_ERR_TRACKING_MISSING_FIELD',
+      reason: 'The track event needs "event".',
+      field: 'event',
+      payload: '{"type":"track","userId":"u1"}',
+      kind: 'track',
+      batchIndex: 3,
+      messageId: 'bad-1',
+      ip: '203.0.113.1',
+      ...overrides,
+    });
+
+    before(async () => {
+      ({ store, dispose } = await openStore());
+    });
+    after(() => dispose());
+
+    test('sources are created and listed', async () => {
+      await store.createSource({ id: 'src_a', name: 'web', writeKey: 'wk-a', createdAt: t0 });
+      await store.createSource({ id: 'src_b', name: 'crm', writeKey: 'wk-b', createdAt: t0 + 1 });
+      assert.deepEqual(await store.listSources(), [
+        { id: 'src_a', name: 'web', writeKey: 'wk-a', createdAt: t0 },
+        { id: 'src_b', name: 'crm', writeKey: 'wk-b', createdAt: t0 + 1 },
+      ]);
+    });
+
+    test('a batch writes events and quarantined records together, and reads them back intact', async () => {
+      const first = event({ messageId: 'first', userId: 'reader' });
+      const second = event({
+        messageId: 'second',
+        type: 'identify',
+        event: null,
+        userId: 'reader',
+        anonymousId: null,
+        originalTimestamp: null,
+        sentAt: null,
+        properties: null,
+        traits: '{"email":"r@example.com"}',
+        context: null,
+        extra: '{"channel":"server"}',
+        timestamp: t0 + 60_000,
+      });
+      await store.writeBatch({
+        events: [first, second],
+        quarantine: [rejected()],
+        replayedQuarantineIds: [],
+      });
+      const rows = await store.listEvents({ userId: 'reader', limit: 10 });
+      assert.equal(rows.length, 2);
+      const [newest, oldest] = rows;
+      assert.ok(newest!.seq > oldest!.seq, 'newest first, by seq');
+      const { seq: _seq1, ...readSecond } = newest!;
+      const { seq: _seq2, ...readFirst } = oldest!;
+      assert.deepEqual(readSecond, second);
+      assert.deepEqual(readFirst, first);
+      assert.equal(await store.countEvents(), 2);
+      assert.deepEqual(await store.countQuarantine(), { pending: 1, replayed: 0 });
+    });
+
+    test('events filter and page', async () => {
+      const batch = Array.from({ length: 30 }, (_, i) =>
+        event({
+          messageId: `page-${i}`,
+          userId: `pager-${i % 2}`,
+          sourceId: i < 10 ? 'src_b' : 'src_a',
+          type: i % 3 === 0 ? 'page' : 'track',
+          event: i % 3 === 0 ? null : `E${i % 4}`,
+          name: i % 3 === 0 ? 'Home' : null,
+          timestamp: t0 + i * 3_600_000,
+        }),
+      );
+      await store.writeBatch({ events: batch, quarantine: [], replayedQuarantineIds: [] });
+      assert.equal((await store.listEvents({ userId: 'pager-1', limit: 100 })).length, 15);
+      assert.equal((await store.listEvents({ sourceId: 'src_b', limit: 100 })).length, 10);
+      assert.equal((await store.listEvents({ type: 'page', userId: 'pager-0', limit: 100 })).length, 5);
+      assert.equal((await store.listEvents({ event: 'E1', limit: 100 })).length, 6);
+      assert.equal((await store.listEvents({ anonymousId: 'a1', userId: 'pager-0', limit: 100 })).length, 15);
+      const window = await store.listEvents({ from: t0 + 5 * 3_600_000, to: t0 + 8 * 3_600_000, limit: 100 });
+      assert.deepEqual(
+        window.filter((row) => row.messageId.startsWith('page-')).map((row) => row.messageId),
+        ['page-7', 'page-6', 'page-5'],
+      );
+      const firstPage = await store.listEvents({ userId: 'pager-0', limit: 10 });
+      const secondPage = await store.listEvents({
+        userId: 'pager-0',
+        limit: 10,
+        beforeSeq: firstPage.at(-1)!.seq,
+      });
+      assert.equal(secondPage.length, 5);
+      const ids = [...firstPage, ...secondPage].map((row) => row.messageId);
+      assert.equal(new Set(ids).size, 15);
+    });
+
+    test('quarantined records are listed, found by id, and marked replayed in the batch that replays them', async () => {
+      await store.writeBatch({
+        events: [],
+        quarantine: [
+          rejected({ messageId: 'bad-2', batchIndex: null, field: null, ip: null, kind: 'batch' }),
+        ],
+        replayedQuarantineIds: [],
+      });
+      const pending = await store.listQuarantine({ status: 'pending', limit: 10 });
+      assert.equal(pending.length, 2);
+      const [latest, earliest] = pending;
+      assert.ok(latest!.id > earliest!.id);
+      assert.deepEqual(
+        { ...latest!, id: 0 },
+        {
+          ...rejected({ messageId: 'bad-2', batchIndex: null, field: null, ip: null, kind: 'batch' }),
+          id: 0,
+          status: 'pending',
+          replayedAt: null,
+        },
+      );
+      assert.deepEqual(await store.getQuarantine(earliest!.id), earliest);
+      assert.equal(await store.getQuarantine(999_999), undefined);
+
+      await store.writeBatch({
+        events: [event({ messageId: 'bad-1-fixed', userId: 'fixed' })],
+        quarantine: [],
+        replayedQuarantineIds: [earliest!.id],
+      });
+      const replayed = await store.getQuarantine(earliest!.id);
+      assert.equal(replayed?.status, 'replayed');
+      assert.ok(replayed?.replayedAt !== null && replayed.replayedAt > 0);
+      assert.deepEqual(await store.countQuarantine(), { pending: 1, replayed: 1 });
+      assert.equal((await store.listQuarantine({ status: 'replayed', limit: 10 })).length, 1);
+      assert.equal((await store.listQuarantine({ code: 'nope', limit: 10 })).length, 0);
+      assert.equal((await store.listQuarantine({ beforeId: latest!.id, limit: 10 }))[0]?.id, earliest!.id);
+    });
+
+    test('a failed batch leaves nothing behind and the store goes on', async () => {
+      const before = await store.countEvents();
+      const broken = event({ messageId: 'broken', sourceId: null as unknown as string });
+      await assert.rejects(
+        store.writeBatch({
+          events: [event({ messageId: 'ok-in-broken' }), broken],
+          quarantine: [rejected()],
+          replayedQuarantineIds: [],
+        }),
+      );
+      assert.equal(await store.countEvents(), before);
+      assert.equal(
+        (await store.listEvents({ userId: 'u1', limit: 1000 })).some(
+          (row) => row.messageId === 'ok-in-broken',
+        ),
+        false,
+      );
+      await store.writeBatch({
+        events: [event({ messageId: 'after-failure' })],
+        quarantine: [],
+        replayedQuarantineIds: [],
+      });
+      assert.equal(await store.countEvents(), before + 1);
+    });
+
+    test('message fingerprints for the de-duplication window match the pipeline', async () => {
+      const recent = event({ messageId: 'fp-recent', sourceId: 'src_b', receivedAt: Date.now() });
+      await store.writeBatch({ events: [recent], quarantine: [], replayedQuarantineIds: [] });
+      const seen: { hi: number; lo: number; hour: number }[] = [];
+      const count = await store.scanMessageFingerprints(Date.now() - 3_600_000, (chunk) => {
+        for (let i = 0; i < chunk.length; i++)
+          seen.push({ hi: chunk.hi[i]!, lo: chunk.lo[i]!, hour: chunk.hour[i]! });
+      });
+      assert.equal(count, 1, 'only messages received since the start of the window');
+      assert.deepEqual(seen, [
+        { ...messageFingerprint('src_b', 'fp-recent'), hour: Math.floor(recent.receivedAt / 3_600_000) },
+      ]);
+    });
+  });
+}
