@@ -39,11 +39,18 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   // Rebuild the de-duplication window from what the store already holds, so retries after a restart are caught.
   const dedupe = createMessageDedupe(config.ingest.dedupeWindowHours);
   const windowStart = (hourOf(now()) - config.ingest.dedupeWindowHours) * 3_600_000;
-  await store.scanMessageFingerprints(windowStart, (chunk) => {
+  const warmupStarted = performance.now();
+  const remembered = await store.scanMessageFingerprints(windowStart, (chunk) => {
     for (let i = 0; i < chunk.length; i++) {
       dedupe.checkAndAdd({ hi: chunk.hi[i]!, lo: chunk.lo[i]! }, chunk.hour[i]!);
     }
   });
+  if (remembered > 0) {
+    print(
+      `Remembering ${remembered} messageIds from the last ${config.ingest.dedupeWindowHours} h for de-duplication` +
+        ` (${Math.round(performance.now() - warmupStarted)} ms)`,
+    );
+  }
   const expiry = setInterval(() => dedupe.expire(hourOf(now())), 60_000);
   expiry.unref();
 
