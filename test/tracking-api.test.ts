@@ -268,6 +268,77 @@ describe('bad input: a clear error, and nothing lost', () => {
     assert.equal((await replay()).statusCode, 409);
   });
 
+  test('pending records can be replayed in bulk once the server accepts them', async () => {
+    // A server-side fix, seen from outside: events rejected under a small limit pass a larger one.
+    const strict = await startTestCible();
+    try {
+      const key = await strict.createSource();
+      const batch = [
+        { type: 'track', userId: 'bulk', event: 'Ok', messageId: 'bulk-ok' },
+        { type: 'track', userId: 'bulk', messageId: 'bulk-bad' },
+        {
+          type: 'track',
+          userId: 'bulk',
+          event: 'Oversize',
+          messageId: 'bulk-big',
+          properties: { s: 'x'.repeat(33_000) },
+        },
+      ];
+      await strict.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(key), 'content-type': 'application/json' },
+        payload: JSON.stringify({ batch }),
+      });
+      const replay = await strict.app.inject({
+        method: 'POST',
+        url: '/api/quarantine/replay',
+        headers: { authorization: `Bearer ${adminToken}` },
+        payload: {},
+      });
+      assert.equal(replay.statusCode, 200, replay.body);
+      const body = replay.json();
+      assert.equal(body.replayed, 0);
+      assert.deepEqual(body.stillInvalid.map((item: { code: string }) => item.code).sort(), [
+        'CIBLE_ERR_QUARANTINE_STILL_INVALID',
+        'CIBLE_ERR_QUARANTINE_STILL_INVALID',
+      ]);
+      assert.match(body.stillInvalid[0].reason, /needs "event"|bytes of JSON/);
+
+      // Events refused only for arriving past the 2,500th of their batch pass when replayed alone.
+      const many = Array.from({ length: 2502 }, (_, i) => ({
+        type: 'track',
+        userId: 'bulk',
+        event: 'Many',
+        messageId: `bulk-many-${i}`,
+      }));
+      await strict.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(key), 'content-type': 'application/json' },
+        payload: JSON.stringify({ batch: many }),
+      });
+      const tooMany = await strict.app.inject({
+        method: 'POST',
+        url: '/api/quarantine/replay',
+        headers: { authorization: `Bearer ${adminToken}` },
+        payload: { code: 'CIBLE_ERR_TRACKING_TOO_MANY_EVENTS' },
+      });
+      assert.deepEqual(tooMany.json(), { replayed: 2, accepted: 2, duplicates: 0, stillInvalid: [] });
+      const stored = await strict.admin<{ events: EventOutput[] }>('/api/events?event=Many&limit=2');
+      assert.deepEqual(stored.events.map((event) => event.messageId).sort(), [
+        'bulk-many-2500',
+        'bulk-many-2501',
+      ]);
+      assert.deepEqual((await strict.admin<{ quarantine: unknown }>('/api/stats')).quarantine, {
+        pending: 2,
+        replayed: 2,
+      });
+    } finally {
+      await strict.close();
+    }
+  });
+
   test('unknown or missing write key → 401; nothing stored', async () => {
     const unknown = await post('/v1/track', JSON.stringify({ userId: 'x', event: 'E' }), {
       authorization: basic('nope'),

@@ -238,6 +238,65 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
   );
 
   app.post(
+    '/api/quarantine/replay',
+    {
+      schema: {
+        tags: ['quarantine'],
+        summary: 'Replay pending records as kept (after a fix on the server side), oldest first',
+        security,
+        body: Type.Object({
+          code: Type.Optional(Type.String()),
+          sourceId: Type.Optional(Type.String()),
+          limit: Type.Integer({ minimum: 1, maximum: 1000, default: 1000 }),
+        }),
+        response: {
+          200: Type.Object({
+            replayed: Type.Number({ description: 'Records now stored.' }),
+            accepted: Type.Number(),
+            duplicates: Type.Number(),
+            stillInvalid: Type.Array(
+              Type.Object({ id: Type.Number(), code: Type.String(), reason: Type.String() }),
+            ),
+          }),
+        },
+      },
+    },
+    async (request) => {
+      const { code, sourceId, limit } = request.body;
+      const records = await options.store.listQuarantine({
+        status: 'pending',
+        ...(code === undefined ? {} : { code }),
+        ...(sourceId === undefined ? {} : { sourceId }),
+        limit,
+      });
+      // Replayed together, the records share micro-batches instead of waiting for one commit each.
+      const outcomes = await Promise.all(
+        records.reverse().map((record) => options.pipeline.replay(record, undefined)),
+      );
+      const result = {
+        replayed: 0,
+        accepted: 0,
+        duplicates: 0,
+        stillInvalid: [] as { id: number; code: string; reason: string }[],
+      };
+      outcomes.forEach((outcome, index) => {
+        if (outcome.ok) {
+          result.replayed++;
+          result.accepted += outcome.accepted;
+          result.duplicates += outcome.duplicates;
+        } else {
+          result.stillInvalid.push({
+            id: records[index]!.id,
+            code: outcome.error.code,
+            reason: outcome.error.message,
+          });
+        }
+      });
+      return result;
+    },
+  );
+
+  app.post(
     '/api/quarantine/:id/replay',
     {
       schema: {
