@@ -5,6 +5,7 @@ import { basename, extname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SingleBar, Presets } from 'cli-progress';
 import { parse } from 'csv-parse';
+import { scalarEventFields } from '../domain/events.ts';
 import { CibleError } from '../errors.ts';
 import type { RejectedItem } from '../ingestion/outcomes.ts';
 import { errorFrom } from './api-client.ts';
@@ -199,18 +200,6 @@ async function* readRows(
   }
 }
 
-const topLevel = new Set([
-  'type',
-  'event',
-  'name',
-  'userId',
-  'anonymousId',
-  'groupId',
-  'previousId',
-  'messageId',
-  'timestamp',
-]);
-
 /** One CSV row as a Segment event. */
 export function fromCsv(
   row: Record<string, string>,
@@ -224,7 +213,7 @@ export function fromCsv(
   const bag = type === 'identify' || type === 'group' ? 'traits' : 'properties';
   for (const [column, raw] of Object.entries(row)) {
     if (raw === '' || column === 'type') continue;
-    if (topLevel.has(column)) {
+    if (scalarEventFields.has(column)) {
       event[column] = raw;
       continue;
     }

@@ -107,8 +107,8 @@ export interface StoredEvent {
   readonly extra: string | null;
 }
 
-/** The fields a StoredEvent fills from typed columns; anything else lands in `extra`. */
-export const knownEventFields: ReadonlySet<string> = new Set([
+/** The spec's top-level fields that hold one value (an id, a name, a time). */
+export const scalarEventFields: ReadonlySet<string> = new Set([
   'type',
   'messageId',
   'event',
@@ -121,6 +121,11 @@ export const knownEventFields: ReadonlySet<string> = new Set([
   'originalTimestamp',
   'sentAt',
   'receivedAt',
+]);
+
+/** The fields a StoredEvent fills from typed columns; anything else lands in `extra`. */
+export const knownEventFields: ReadonlySet<string> = new Set([
+  ...scalarEventFields,
   'properties',
   'traits',
   'context',
