@@ -49,7 +49,7 @@ describe('loadConfig', () => {
       maxPendingEvents: 200_000,
       dedupeWindowHours: 24,
     });
-    assert.deepEqual(config.store, { memoryLimit: '1GB', threads: 2 });
+    assert.deepEqual(config.store, { memoryLimit: '256MB', threads: 2 });
   });
 
   it('reads the environment', () => {

@@ -63,7 +63,7 @@ const defaults = {
     maxPendingEvents: 200_000,
     dedupeWindowHours: 24,
   },
-  store: { memoryLimit: '1GB', threads: 2 },
+  store: { memoryLimit: '256MB', threads: 2 },
 } as const;
 
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -28,7 +28,9 @@ export function toStoredEvent(event: ValidEvent, receive: ReceiveContext): Store
   }
   let extra: Record<string, unknown> | undefined;
   for (const key in event) {
-    if (!knownEventFields.has(key)) (extra ??= {})[key] = event[key];
+    // A null prototype, so that a field named "__proto__" is kept like any other.
+    if (!knownEventFields.has(key))
+      (extra ??= Object.create(null) as Record<string, unknown>)[key] = event[key];
   }
 
   const stored: StoredEvent = {
