@@ -13,24 +13,20 @@
  *
  * The last line printed is one JSON object with the results.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { spawnCibleProcess } from '../test/cible-process.ts';
 import { loadConfig } from '../src/config/config.ts';
 import type { StoredEvent } from '../src/domain/events.ts';
 import { isRejection } from '../src/ingestion/outcomes.ts';
 import { toStoredEvent } from '../src/ingestion/to-stored-event.ts';
 import { validateEvent } from '../src/ingestion/validate-event.ts';
 import { createDuckdbStore } from '../src/store/duckdb/duckdb-store.ts';
-
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 const help = `Usage: npm run bench -- ingest [flags]
 
@@ -596,52 +592,13 @@ interface Server {
 
 async function startServer(dataDir: string, nodeFlags: readonly string[]): Promise<Server> {
   const token = randomBytes(16).toString('hex');
-  const child = spawn(
-    process.execPath,
-    [
-      ...nodeFlags,
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'warn',
-    ],
-    { cwd: root, env: { ...process.env, CIBLE_ADMIN_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  createInterface({ input: child.stderr }).on('line', (line) => console.error(`[server] ${line}`));
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    const timeout = setTimeout(() => reject(new Error('The server did not start within 60 s.')), 60_000);
-    lines.on('line', (line) => {
-      if (line.startsWith('Cible listening on ')) {
-        clearTimeout(timeout);
-        resolve(line.slice('Cible listening on '.length).trim());
-      } else {
-        console.log(`[server] ${line}`);
-      }
-    });
-    void exited.then((code) => {
-      clearTimeout(timeout);
-      reject(new Error(`The server exited with code ${code} before listening.`));
-    });
+  const cible = await spawnCibleProcess({
+    dataDir,
+    nodeFlags,
+    env: { CIBLE_ADMIN_TOKEN: token },
+    onOutput: (line, stream) => (stream === 'stderr' ? console.error : console.log)(`[server] ${line}`),
   });
-  if (child.pid === undefined) throw new Error('The server process has no pid.');
-  return { pid: child.pid, url, token, stop: () => stopProcess(child, exited) };
-}
-
-/** SIGTERM lets the server commit what it holds and close the store (and write a --cpu-prof profile). */
-async function stopProcess(child: ChildProcess, exited: Promise<number | null>): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  await exited;
-  clearTimeout(timer);
+  return { pid: cible.pid, url: cible.url, token, stop: () => cible.stop() };
 }
 
 async function createSource(server: Server): Promise<string> {

@@ -1,13 +1,12 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { repoRoot, spawnCibleProcess, type CibleProcess } from './cible-process.ts';
 import { loadConfig } from '../src/config/config.ts';
 import { startCible, type RunningCible } from '../src/main.ts';
 
 export const adminToken = 'test-admin-token-0123456789abcdef';
-export const repoRoot = join(import.meta.dirname, '..');
+export { repoRoot, type CibleProcess };
 
 /** A fresh directory for one test's data; the name says "test" so helpers never wipe anything else. */
 export async function testDataDir(): Promise<string> {
@@ -69,56 +68,9 @@ export function basic(writeKey: string): string {
   return `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
 }
 
-export interface CibleProcess {
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  stop(): Promise<void>;
-}
-
-/** Cible as a real server process (`cible serve`), as users run it. */
-export async function spawnCible(dataDir: string, env: Record<string, string> = {}): Promise<CibleProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/cli/main.ts',
-      'serve',
-      '--port',
-      '0',
-      '--data-dir',
-      dataDir,
-      '--log-level',
-      'warn',
-    ],
-    {
-      cwd: repoRoot,
-      env: { ...process.env, CIBLE_ADMIN_TOKEN: adminToken, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const url = await new Promise<string>((resolve, reject) => {
-    const lines = createInterface({ input: child.stdout });
-    lines.on('line', (line) => {
-      if (line.startsWith('Cible listening on ')) resolve(line.slice('Cible listening on '.length).trim());
-    });
-    void exited.then((code) => reject(new Error(`Cible exited with ${code} before listening:\n${stderr}`)));
-  });
-  return {
-    url,
-    child,
-    exited,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-    },
-  };
+/** Cible as a real server process (`cible serve`), with the test admin token. */
+export function spawnCible(dataDir: string, env: Record<string, string> = {}): Promise<CibleProcess> {
+  return spawnCibleProcess({ dataDir, env: { CIBLE_ADMIN_TOKEN: adminToken, ...env } });
 }
 
 export async function adminGet<T>(url: string, path: string): Promise<T> {
