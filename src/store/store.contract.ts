@@ -99,6 +99,26 @@ export function storeContract(
       assert.deepEqual(await store.countQuarantine(), { pending: 1, replayed: 0 });
     });
 
+    test('any text survives the round trip: NUL, emoji, accents, lone surrogates, long strings', async () => {
+      const awkward = ['nul\u0000byte', 'émoji 🎉 façade', 'lone \ud800 surrogate', 'x'.repeat(100_000), ''];
+      const events = awkward.map((text, i) =>
+        event({
+          messageId: `text-${i}`,
+          userId: `text-${i}`,
+          event: text,
+          properties: JSON.stringify({ text }),
+        }),
+      );
+      await store.writeBatch({ events, quarantine: [], replayedQuarantineIds: [] });
+      for (const [i, text] of awkward.entries()) {
+        const [row] = await store.listEvents({ userId: `text-${i}`, limit: 1 });
+        // Text columns hold well-formed UTF-8, where a lone surrogate can only be U+FFFD; the JSON
+        // columns keep it exactly, escaped.
+        assert.equal(row?.event, text.replace('\ud800', '\ufffd'), `event name ${i}`);
+        assert.deepEqual(JSON.parse(row.properties ?? 'null'), { text }, `properties ${i}`);
+      }
+    });
+
     test('events filter and page', async () => {
       const batch = Array.from({ length: 30 }, (_, i) =>
         event({
