@@ -105,6 +105,8 @@ export interface StoredEvent {
   readonly integrations: string | null;
   /** Top-level fields outside the spec (SDK metadata, `channel`, page `category`...), kept as JSON. */
   readonly extra: string | null;
+  /** The origin profile of the event's highest-priority identifier (see the identity graph); null before resolution. */
+  readonly profileId: number | null;
 }
 
 /** The spec's top-level fields that hold one value (an id, a name, a time). */
@@ -154,5 +156,8 @@ export const EventOutput = Type.Object({
   context: Type.Optional(JsonObject),
   integrations: Type.Optional(JsonObject),
   extra: Type.Optional(JsonObject),
+  profileId: Type.Optional(
+    Type.Number({ description: 'The profile the event belongs to now (follows merges).' }),
+  ),
 });
 export type EventOutput = Static<typeof EventOutput>;

@@ -25,6 +25,7 @@ function storedEvent(messageId: string): StoredEvent {
     context: null,
     integrations: null,
     extra: null,
+    profileId: null,
   };
 }
 

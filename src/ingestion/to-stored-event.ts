@@ -52,6 +52,7 @@ export function toStoredEvent(event: ValidEvent, receive: ReceiveContext): Store
     context: json(context),
     integrations: json(event.integrations),
     extra: json(extra),
+    profileId: null,
   };
   const bytes = approximateBytes(stored, receive.maxEventBytes);
   if (bytes > receive.maxEventBytes) {

@@ -36,6 +36,7 @@ export function storeContract(
       context: '{"ip":"203.0.113.1"}',
       integrations: null,
       extra: null,
+      profileId: null,
       ...overrides,
     });
     const rejected = (overrides: Partial<NewQuarantineRecord> = {}): NewQuarantineRecord => ({
@@ -214,6 +215,141 @@ export function storeContract(
         replayedQuarantineIds: [],
       });
       assert.equal(await store.countEvents(), before + 1);
+    });
+
+    test('identity changes commit with their batch and load back into a graph', async () => {
+      const at = t0 + 1_000;
+      await store.writeBatch({
+        events: [event({ messageId: 'with-profile', userId: 'identity-user', profileId: 101 })],
+        quarantine: [],
+        replayedQuarantineIds: [],
+        identity: {
+          profiles: [
+            { id: 101, createdAt: at },
+            { id: 102, createdAt: at + 1 },
+          ],
+          identifiers: [
+            {
+              type: 'userId',
+              value: 'identity-user',
+              originProfileId: 101,
+              firstSeen: at,
+              sourceId: 'src_a',
+              messageId: 'm1',
+            },
+            {
+              type: 'email',
+              value: 'id@example.com',
+              originProfileId: 102,
+              firstSeen: at + 1,
+              sourceId: 'src_a',
+              messageId: 'm2',
+            },
+          ],
+          merges: [
+            {
+              id: 1,
+              at: at + 2,
+              survivor: 101,
+              absorbed: 102,
+              kind: 'auto',
+              identifierType: 'email',
+              identifierValue: 'id@example.com',
+              sourceId: 'src_a',
+              messageId: 'm3',
+              undoneAt: null,
+            },
+          ],
+          undoneMerges: [],
+          conflicts: [
+            {
+              at: at + 3,
+              reason: 'limit',
+              identifierType: 'anonymousId',
+              identifierValue: 'tablet',
+              profiles: [101, 103],
+              sourceId: 'src_a',
+              messageId: 'm4',
+            },
+          ],
+          shared: [{ type: 'deviceId', value: 'kiosk', at: at + 4 }],
+          traits: [
+            { originProfileId: 101, name: 'plan', value: '"free"', sourceId: 'src_a', at, messageId: 'm1' },
+            {
+              originProfileId: 102,
+              name: 'city',
+              value: '"Lyon"',
+              sourceId: 'src_b',
+              at: at + 1,
+              messageId: 'm2',
+            },
+          ],
+        },
+      });
+      const [stored] = await store.listEvents({ userId: 'identity-user', limit: 1 });
+      assert.equal(stored?.profileId, 101);
+
+      // A later batch replaces a trait value and undoes the merge.
+      await store.writeBatch({
+        events: [],
+        quarantine: [],
+        replayedQuarantineIds: [],
+        identity: {
+          profiles: [],
+          identifiers: [],
+          merges: [],
+          undoneMerges: [{ id: 1, at: at + 10 }],
+          conflicts: [],
+          shared: [],
+          traits: [
+            {
+              originProfileId: 101,
+              name: 'plan',
+              value: '"pro"',
+              sourceId: 'src_b',
+              at: at + 5,
+              messageId: 'm5',
+            },
+          ],
+        },
+      });
+      assert.deepEqual(
+        (await store.listProfileTraits([101, 102])).map((trait) => [
+          trait.originProfileId,
+          trait.name,
+          trait.value,
+        ]),
+        [
+          [102, 'city', '"Lyon"'],
+          [101, 'plan', '"pro"'],
+        ],
+      );
+      assert.deepEqual(
+        (await store.listIdentities([101])).map((row) => `${row.type}:${row.value}`),
+        ['userId:identity-user'],
+      );
+      const merges = await store.listMerges([102]);
+      assert.equal(merges.length, 1);
+      assert.equal(merges[0]?.undoneAt, at + 10);
+      assert.equal(merges[0]?.identifierValue, 'id@example.com');
+
+      const loaded: string[] = [];
+      const { lastMergeId } = await store.loadIdentity({
+        profile: (id) => loaded.push(`profile ${id}`),
+        identifier: (type, value, origin) => loaded.push(`${type}:${value} @${origin}`),
+        merge: (survivor, absorbed) => loaded.push(`merge ${absorbed}→${survivor}`),
+        split: (a, b) => loaded.push(`split ${a}|${b}`),
+        shared: (type, value) => loaded.push(`shared ${type}:${value}`),
+      });
+      assert.equal(lastMergeId, 1);
+      assert.deepEqual(loaded, [
+        'profile 101',
+        'profile 102',
+        'userId:identity-user @101',
+        'email:id@example.com @102',
+        'split 101|102',
+        'shared deviceId:kiosk',
+      ]);
     });
 
     test('message fingerprints for the de-duplication window match the pipeline', async () => {

@@ -29,6 +29,13 @@ export interface Store {
    */
   scanMessageFingerprints(sinceMs: number, onChunk: (chunk: FingerprintChunk) => void): Promise<number>;
 
+  /** Streams the identity graph into the loader; resolves with the highest merge id (0 if none). */
+  loadIdentity(loader: IdentityLoader): Promise<{ lastMergeId: number }>;
+  listIdentities(originProfileIds: readonly number[]): Promise<IdentityRow[]>;
+  listProfileTraits(originProfileIds: readonly number[]): Promise<TraitRow[]>;
+  /** Merges in which any of these profiles took part, oldest first. */
+  listMerges(profileIds: readonly number[]): Promise<MergeRow[]>;
+
   close(): Promise<void>;
 }
 
@@ -45,6 +52,72 @@ export interface WriteBatch {
   readonly quarantine: readonly NewQuarantineRecord[];
   /** Quarantined records whose event is in this batch after a replay. */
   readonly replayedQuarantineIds: readonly number[];
+  /** What resolving the batch's events did to the identity graph, committed with them. */
+  readonly identity?: IdentityChanges;
+}
+
+/** Changes to the identity graph (src/domain/identity-graph.ts), as rows. */
+export interface IdentityChanges {
+  readonly profiles: readonly { readonly id: number; readonly createdAt: number }[];
+  readonly identifiers: readonly IdentityRow[];
+  readonly merges: readonly MergeRow[];
+  /** Merges undone: the pair is split from then on. */
+  readonly undoneMerges: readonly { readonly id: number; readonly at: number }[];
+  readonly conflicts: readonly ConflictRow[];
+  readonly shared: readonly { readonly type: string; readonly value: string; readonly at: number }[];
+  /** The value each origin profile now keeps for a trait (replaces the previous one). */
+  readonly traits: readonly TraitRow[];
+}
+
+export interface IdentityRow {
+  readonly type: string;
+  readonly value: string;
+  readonly originProfileId: number;
+  readonly firstSeen: number;
+  readonly sourceId: string;
+  readonly messageId: string;
+}
+
+export interface MergeRow {
+  readonly id: number;
+  readonly at: number;
+  readonly survivor: number;
+  readonly absorbed: number;
+  readonly kind: 'auto' | 'manual';
+  readonly identifierType: string | null;
+  readonly identifierValue: string | null;
+  readonly sourceId: string | null;
+  readonly messageId: string | null;
+  readonly undoneAt: number | null;
+}
+
+export interface ConflictRow {
+  readonly at: number;
+  readonly reason: string;
+  readonly identifierType: string;
+  readonly identifierValue: string;
+  readonly profiles: readonly number[];
+  readonly sourceId: string;
+  readonly messageId: string;
+}
+
+export interface TraitRow {
+  readonly originProfileId: number;
+  readonly name: string;
+  /** JSON text. */
+  readonly value: string;
+  readonly sourceId: string;
+  readonly at: number;
+  readonly messageId: string;
+}
+
+/** Receives the persisted identity graph, in an order that rebuilds it: profiles, identifiers, merges. */
+export interface IdentityLoader {
+  profile(id: number, createdAt: number): void;
+  identifier(type: string, value: string, originProfileId: number): void;
+  merge(survivor: number, absorbed: number): void;
+  split(a: number, b: number): void;
+  shared(type: string, value: string): void;
 }
 
 export interface EventRow extends StoredEvent {

@@ -24,6 +24,14 @@ import type {
   Store,
   WriteBatch,
 } from '../store.ts';
+import {
+  listIdentities,
+  listMerges,
+  listProfileTraits,
+  loadIdentity,
+  writeIdentityChanges,
+} from './duckdb-identity.ts';
+import { appendRows } from './append-rows.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -80,33 +88,32 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     try {
       await writer.run('BEGIN TRANSACTION');
       if (batch.events.length > 0) {
-        const appender = await writer.createAppender('events');
-        nextSeq = appendEvents(appender, batch.events, nextSeq);
-        appender.flushSync();
-        appender.closeSync();
+        await appendRows(writer, 'events', (appender) => {
+          nextSeq = appendEvents(appender, batch.events, nextSeq);
+        });
       }
       if (batch.quarantine.length > 0) {
-        const appender = await writer.createAppender('quarantine');
-        for (const record of batch.quarantine) {
-          appender.appendBigInt(BigInt(nextQuarantineId++));
-          appender.appendVarchar(record.sourceId);
-          appender.appendTimestampTZ(timestampValue(record.receivedAt));
-          appender.appendVarchar(record.code);
-          appender.appendVarchar(record.reason);
-          appendNullableVarchar(appender, record.field);
-          appender.appendVarchar(record.payload);
-          appender.appendVarchar(record.kind);
-          if (record.batchIndex === null) appender.appendNull();
-          else appender.appendInteger(record.batchIndex);
-          appendNullableVarchar(appender, record.messageId);
-          appendNullableVarchar(appender, record.ip);
-          appender.appendVarchar('pending');
-          appender.appendNull();
-          appender.endRow();
-        }
-        appender.flushSync();
-        appender.closeSync();
+        await appendRows(writer, 'quarantine', (appender) => {
+          for (const record of batch.quarantine) {
+            appender.appendBigInt(BigInt(nextQuarantineId++));
+            appender.appendVarchar(record.sourceId);
+            appender.appendTimestampTZ(timestampValue(record.receivedAt));
+            appender.appendVarchar(record.code);
+            appender.appendVarchar(record.reason);
+            appendNullableVarchar(appender, record.field);
+            appender.appendVarchar(record.payload);
+            appender.appendVarchar(record.kind);
+            if (record.batchIndex === null) appender.appendNull();
+            else appender.appendInteger(record.batchIndex);
+            appendNullableVarchar(appender, record.messageId);
+            appendNullableVarchar(appender, record.ip);
+            appender.appendVarchar('pending');
+            appender.appendNull();
+            appender.endRow();
+          }
+        });
       }
+      if (batch.identity !== undefined) await writeIdentityChanges(writer, batch.identity);
       if (batch.replayedQuarantineIds.length > 0) {
         await writer.run(
           `UPDATE quarantine SET status = 'replayed', replayed_at = now()
@@ -177,7 +184,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
                 epoch_ms(sent_at)::DOUBLE AS sent_at,
                 epoch_ms(received_at)::DOUBLE AS received_at,
                 properties::VARCHAR AS properties, traits::VARCHAR AS traits,
-                context::VARCHAR AS context, integrations::VARCHAR AS integrations, extra::VARCHAR AS extra
+                context::VARCHAR AS context, integrations::VARCHAR AS integrations, extra::VARCHAR AS extra,
+                profile_id::DOUBLE AS profile_id
          FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
          ORDER BY seq DESC LIMIT ${Math.max(0, Math.floor(query.limit))}`,
         values,
@@ -202,6 +210,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
         context: nullableString(row.context),
         integrations: nullableString(row.integrations),
         extra: nullableString(row.extra),
+        profileId: nullableNumber(row.profile_id),
       }));
     },
 
@@ -274,6 +283,11 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       return total;
     },
 
+    loadIdentity: (loader) => loadIdentity(reader, loader),
+    listIdentities: (origins) => listIdentities(reader, origins),
+    listProfileTraits: (origins) => listProfileTraits(reader, origins),
+    listMerges: (profileIds) => listMerges(reader, profileIds),
+
     async close() {
       await writing;
       writer.closeSync();
@@ -335,6 +349,7 @@ const eventColumns: readonly EventColumn[] = [
   { type: VARCHAR, value: (event) => event.context },
   { type: VARCHAR, value: (event) => event.integrations },
   { type: VARCHAR, value: (event) => event.extra },
+  { type: BIGINT, value: (event) => (event.profileId === null ? null : BigInt(event.profileId)) },
 ];
 const eventColumnTypes = eventColumns.map((column) => column.type);
 

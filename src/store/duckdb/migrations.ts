@@ -59,4 +59,60 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 2,
+    name: 'profiles and the identity graph',
+    statements: [
+      // The origin profile of the event's highest-priority identifier; never rewritten (decision 5).
+      `ALTER TABLE events ADD COLUMN profile_id BIGINT`,
+      `CREATE TABLE profiles (
+        id BIGINT PRIMARY KEY,
+        created_at TIMESTAMPTZ NOT NULL
+      )`,
+      `CREATE TABLE identities (
+        type VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        origin_profile_id BIGINT NOT NULL,
+        first_seen TIMESTAMPTZ NOT NULL,
+        source_id VARCHAR NOT NULL,
+        message_id VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE merges (
+        id BIGINT PRIMARY KEY,
+        merged_at TIMESTAMPTZ NOT NULL,
+        survivor BIGINT NOT NULL,
+        absorbed BIGINT NOT NULL,
+        kind VARCHAR NOT NULL,
+        identifier_type VARCHAR,
+        identifier_value VARCHAR,
+        source_id VARCHAR,
+        message_id VARCHAR,
+        undone_at TIMESTAMPTZ
+      )`,
+      `CREATE TABLE identity_conflicts (
+        seen_at TIMESTAMPTZ NOT NULL,
+        reason VARCHAR NOT NULL,
+        identifier_type VARCHAR NOT NULL,
+        identifier_value VARCHAR NOT NULL,
+        profiles BIGINT[] NOT NULL,
+        source_id VARCHAR NOT NULL,
+        message_id VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE shared_identifiers (
+        type VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        shared_at TIMESTAMPTZ NOT NULL
+      )`,
+      // One row per origin profile and trait: the value that origin keeps (src/domain/traits.ts).
+      `CREATE TABLE profile_traits (
+        origin_profile_id BIGINT NOT NULL,
+        name VARCHAR NOT NULL,
+        value JSON,
+        source_id VARCHAR NOT NULL,
+        observed_at TIMESTAMPTZ NOT NULL,
+        message_id VARCHAR NOT NULL,
+        PRIMARY KEY (origin_profile_id, name)
+      )`,
+    ],
+  },
 ];

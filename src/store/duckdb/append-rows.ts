@@ -1,0 +1,27 @@
+import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+
+/**
+ * Appends rows to a table within the connection's current transaction. The appender is always
+ * closed: one left open after an error would flush its rows whenever it is garbage-collected,
+ * into whatever transaction the connection runs then, and abort it.
+ */
+export async function appendRows(
+  connection: DuckDBConnection,
+  table: string,
+  fill: (appender: DuckDBAppender) => void,
+): Promise<void> {
+  const appender = await connection.createAppender(table);
+  try {
+    fill(appender);
+    appender.flushSync();
+  } catch (error) {
+    appender.clear();
+    throw error;
+  } finally {
+    try {
+      appender.closeSync();
+    } catch {
+      // Closing flushes; after clear() there is nothing left to flush, and the error above is the one to report.
+    }
+  }
+}
