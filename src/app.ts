@@ -1,7 +1,11 @@
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config/config.ts';
-import { adminApi } from './api/admin.ts';
+import { adminApi, adminAuth } from './api/admin.ts';
+import { profilesApi } from './api/profiles.ts';
+import type { IdentifierRules } from './domain/identifiers.ts';
+import type { TraitRules } from './domain/traits.ts';
+import type { IdentityResolver } from './ingestion/resolve-identity.ts';
 import { installErrorHandler } from './api/error-handler.ts';
 import { trackingApi } from './api/tracking.ts';
 import type { GroupCommitWriter } from './ingestion/group-commit.ts';
@@ -18,6 +22,9 @@ export interface AppDeps {
   readonly writer: GroupCommitWriter;
   readonly dedupe: MessageDedupe;
   readonly adminToken: string;
+  readonly identity: IdentityResolver;
+  readonly identifierRules: IdentifierRules;
+  readonly traitRules: TraitRules;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -72,6 +79,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     dedupe: deps.dedupe,
     adminToken: deps.adminToken,
     startedAt: Date.now(),
+  });
+  await app.register(async (scope) => {
+    // The profile routes sit behind the same bearer token as the rest of /api.
+    await scope.register(adminAuth, { adminToken: deps.adminToken });
+    await scope.register(profilesApi, {
+      store: deps.store,
+      identity: deps.identity,
+      identifierRules: deps.identifierRules,
+      traitRules: deps.traitRules,
+    });
   });
   return app;
 }

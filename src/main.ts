@@ -4,9 +4,13 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
+import { defaultIdentifierRules } from './domain/identifiers.ts';
+import { createIdentityGraph, defaultIdentityRules, type IdentityGraph } from './domain/identity-graph.ts';
+import { defaultTraitRules } from './domain/traits.ts';
 import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
+import { createIdentityResolver } from './ingestion/resolve-identity.ts';
 import { createSourceRegistry } from './sources/source-registry.ts';
 import { createDuckdbStore } from './store/duckdb/duckdb-store.ts';
 
@@ -60,7 +64,36 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     maxDelayMs: config.ingest.commitMaxDelayMs,
     onCommitError: (error) => app.log.error({ err: error }, 'commit failed'),
   });
-  const pipeline = createIngestPipeline({ sources, writer, dedupe, limits: config.ingest, now });
+  // The identity graph lives in memory, rebuilt from the store at start (and after a failed commit).
+  const loadGraph = async (): Promise<{ graph: IdentityGraph; lastMergeId: number }> => {
+    const graph = createIdentityGraph(defaultIdentityRules);
+    const { lastMergeId } = await store.loadIdentity({
+      profile: (id, createdAt) => graph.load.profile({ id, createdAt }),
+      identifier: (type, value, origin) => graph.load.identifier({ type, value }, origin),
+      merge: (survivor, absorbed) => graph.load.merge(survivor, absorbed),
+      split: (a, b) => graph.load.split(a, b),
+      shared: (type, value) => graph.load.shared({ type, value }),
+    });
+    return { graph, lastMergeId };
+  };
+  const loaded = await loadGraph();
+  const identity = createIdentityResolver({
+    graph: loaded.graph,
+    lastMergeId: loaded.lastMergeId,
+    identifierRules: defaultIdentifierRules,
+  });
+  const pipeline = createIngestPipeline({
+    sources,
+    writer,
+    dedupe,
+    limits: config.ingest,
+    now,
+    identity,
+    reloadIdentity: async () => {
+      const reloaded = await loadGraph();
+      identity.replace(reloaded.graph, reloaded.lastMergeId);
+    },
+  });
   const app = await buildApp({
     config,
     store,
@@ -69,6 +102,9 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     writer,
     dedupe,
     adminToken,
+    identity,
+    identifierRules: defaultIdentifierRules,
+    traitRules: defaultTraitRules,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
 

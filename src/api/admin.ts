@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
 import { EventOutput, eventTypes } from '../domain/events.ts';
 import { CibleError } from '../errors.ts';
 import type { GroupCommitWriter } from '../ingestion/group-commit.ts';
@@ -57,23 +58,8 @@ const Cursor = Type.Integer({ minimum: 1, description: 'nextCursor of the previo
 /** The admin REST API under /api: bearer token, JSON Schemas that validate and document. */
 export async function adminApi(fastify: FastifyInstance, options: AdminApiOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
-  const expected = digest(options.adminToken);
 
-  app.addHook('onRequest', async (request, reply) => {
-    const header = request.headers.authorization;
-    if (header === undefined || !/^bearer /i.test(header)) {
-      return sendError(
-        reply,
-        new CibleError('CIBLE_ERR_AUTH_MISSING_TOKEN', 'This route needs a bearer token.'),
-      );
-    }
-    if (!timingSafeEqual(digest(header.slice(7).trim()), expected)) {
-      return sendError(
-        reply,
-        new CibleError('CIBLE_ERR_AUTH_INVALID_TOKEN', 'The bearer token is not valid.'),
-      );
-    }
-  });
+  await app.register(adminAuth, { adminToken: options.adminToken });
 
   const security = [{ bearerAuth: [] }];
 
@@ -346,6 +332,26 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
   );
 }
 
+/** Bearer-token check for every route of the scope it is registered in. */
+export const adminAuth = fastifyPlugin(async (app: FastifyInstance, options: { adminToken: string }) => {
+  const expected = digest(options.adminToken);
+  app.addHook('onRequest', async (request, reply) => {
+    const header = request.headers.authorization;
+    if (header === undefined || !/^bearer /i.test(header)) {
+      return sendError(
+        reply,
+        new CibleError('CIBLE_ERR_AUTH_MISSING_TOKEN', 'This route needs a bearer token.'),
+      );
+    }
+    if (!timingSafeEqual(digest(header.slice(7).trim()), expected)) {
+      return sendError(
+        reply,
+        new CibleError('CIBLE_ERR_AUTH_INVALID_TOKEN', 'The bearer token is not valid.'),
+      );
+    }
+  });
+});
+
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
@@ -382,6 +388,7 @@ export function eventOutput(row: EventRow): EventOutput {
   for (const [key, value] of Object.entries(optional)) if (value !== null) output[key] = value;
   if (row.originalTimestamp !== null) output.originalTimestamp = iso(row.originalTimestamp);
   if (row.sentAt !== null) output.sentAt = iso(row.sentAt);
+  if (row.profileId !== null) output.profileId = row.profileId;
   const objects = {
     properties: row.properties,
     traits: row.traits,

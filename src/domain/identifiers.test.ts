@@ -9,7 +9,7 @@ import {
   type IdentifierRules,
 } from './identifiers.ts';
 
-const rules: IdentifierRules = { ...defaultIdentifierRules, customTypes: ['loyaltyId', 'crmId'] };
+const rules: IdentifierRules = { ...defaultIdentifierRules, customTypes: ['storeCardId'] };
 
 describe('normaliseIdentifier', () => {
   test('e-mail addresses: trimmed, lower-cased, Gmail dots and +tags dropped', () => {
@@ -70,8 +70,8 @@ describe('normaliseIdentifier', () => {
   });
 
   test('custom types from the rules; unknown types rejected', () => {
-    assert.deepEqual(normaliseIdentifier('loyaltyId', ' LC-00912 ', rules), {
-      type: 'loyaltyId',
+    assert.deepEqual(normaliseIdentifier('storeCardId', ' LC-00912 ', rules), {
+      type: 'storeCardId',
       value: 'LC-00912',
     });
     assert.match(

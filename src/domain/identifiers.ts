@@ -8,6 +8,12 @@ export const builtInIdentifierTypes = [
   'phone',
   'deviceId',
   'advertisingId',
+  'loyaltyId',
+  'crmId',
+  'facebookId',
+  'instagramId',
+  'twitterId',
+  'linkedinId',
 ] as const;
 
 /** One identifier of a person, normalised: equal values mean the same identifier. */

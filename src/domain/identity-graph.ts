@@ -27,7 +27,20 @@ export interface IdentityRules {
 
 export const defaultIdentityRules: IdentityRules = {
   maxPerProfile: { userId: 1, email: 5, phone: 5, advertisingId: 10, deviceId: 20 },
-  priority: ['userId', 'email', 'phone', 'advertisingId', 'deviceId', 'anonymousId'],
+  priority: [
+    'userId',
+    'email',
+    'phone',
+    'crmId',
+    'loyaltyId',
+    'facebookId',
+    'instagramId',
+    'twitterId',
+    'linkedinId',
+    'advertisingId',
+    'deviceId',
+    'anonymousId',
+  ],
   maxProfilesPerIdentifier: 3,
 };
 

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../domain/events.ts';
-import type { NewQuarantineRecord, Store } from '../store/store.ts';
+import type { IdentityChanges, NewQuarantineRecord, Store } from '../store/store.ts';
 
 /**
  * The single writer of the pipeline. Requests add their events to the open micro-batch and wait;
@@ -21,6 +21,7 @@ export interface BatchWork {
   readonly events?: readonly StoredEvent[];
   readonly quarantine?: readonly NewQuarantineRecord[];
   readonly replayedQuarantineIds?: readonly number[];
+  readonly identity?: IdentityChanges;
   /** Called if the batch holding this work fails, before the waiter hears of it. */
   readonly onFailure?: () => void;
 }
@@ -45,6 +46,7 @@ interface OpenBatch {
   events: StoredEvent[];
   quarantine: NewQuarantineRecord[];
   replayedQuarantineIds: number[];
+  identity: IdentityChanges | undefined;
   failureHandlers: (() => void)[];
   settled: Promise<void>;
   resolve: () => void;
@@ -78,6 +80,7 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
       events: [],
       quarantine: [],
       replayedQuarantineIds: [],
+      identity: undefined,
       failureHandlers: [],
       settled,
       resolve,
@@ -114,6 +117,7 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
         events: batch.events,
         quarantine: batch.quarantine,
         replayedQuarantineIds: batch.replayedQuarantineIds,
+        ...(batch.identity === undefined ? {} : { identity: batch.identity }),
       })
       .then(
         () => {
@@ -152,6 +156,7 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
       if (work.quarantine !== undefined) for (const record of work.quarantine) batch.quarantine.push(record);
       if (work.replayedQuarantineIds !== undefined)
         batch.replayedQuarantineIds.push(...work.replayedQuarantineIds);
+      if (work.identity !== undefined) batch.identity = concatIdentity(batch.identity, work.identity);
       batch.failureHandlers.push(work.onFailure ?? noop);
       if (batch.events.length >= options.maxEvents) commitOpen();
       else schedule();
@@ -172,3 +177,17 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
 }
 
 function noop(): void {}
+
+/** The identity changes of two pieces of work, in order. */
+function concatIdentity(left: IdentityChanges | undefined, right: IdentityChanges): IdentityChanges {
+  if (left === undefined) return right;
+  return {
+    profiles: [...left.profiles, ...right.profiles],
+    identifiers: [...left.identifiers, ...right.identifiers],
+    merges: [...left.merges, ...right.merges],
+    undoneMerges: [...left.undoneMerges, ...right.undoneMerges],
+    conflicts: [...left.conflicts, ...right.conflicts],
+    shared: [...left.shared, ...right.shared],
+    traits: [...left.traits, ...right.traits],
+  };
+}

@@ -3,11 +3,12 @@ import type { EventType, StoredEvent } from '../domain/events.ts';
 import { CibleError } from '../errors.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { NewQuarantineRecord, QuarantineRecord, Source } from '../store/store.ts';
-import type { GroupCommitWriter } from './group-commit.ts';
+import type { BatchWork, GroupCommitWriter } from './group-commit.ts';
 import { hourOf, messageFingerprint, type Fingerprint, type MessageDedupe } from './message-dedupe.ts';
 import { isRejection, type ItemRejection, type RejectedItem } from './outcomes.ts';
 import { toStoredEvent } from './to-stored-event.ts';
-import { validateEvent } from './validate-event.ts';
+import { emptyIdentityChanges, hasIdentityChanges, type IdentityResolver } from './resolve-identity.ts';
+import { validateEvent, type ValidEvent } from './validate-event.ts';
 
 /** One request to the tracking API, as the HTTP layer hands it over. */
 export interface TrackingRequest {
@@ -59,6 +60,21 @@ export interface IngestPipelineDeps {
   readonly dedupe: MessageDedupe;
   readonly limits: IngestConfig;
   readonly now: () => number;
+  /** Resolves each event to a profile; without it events are stored with no profile. */
+  readonly identity?: IdentityResolver;
+  /** Rebuilds the identity graph from the store (after a failed commit). */
+  readonly reloadIdentity?: () => Promise<void>;
+}
+
+interface Processed {
+  readonly stored: StoredEvent;
+  readonly valid: ValidEvent;
+}
+
+interface Admitted {
+  readonly events: StoredEvent[];
+  readonly duplicates: number;
+  readonly work: BatchWork;
 }
 
 interface Expanded {
@@ -68,6 +84,8 @@ interface Expanded {
 
 export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
   const { limits } = deps;
+  let identityStale = false;
+  let reloading: Promise<void> | undefined;
   const counters: IngestCounters = { requests: 0, accepted: 0, duplicates: 0, rejected: 0, overloaded: 0 };
 
   async function track(request: TrackingRequest): Promise<TrackingOutcome> {
@@ -136,12 +154,10 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     if (expanded instanceof CibleError) return keepRequest(source, request, text, receivedAt, expanded);
 
     // 6. Per event: validate, build the stored event, de-duplicate.
-    const events: StoredEvent[] = [];
-    const fingerprints: Fingerprint[] = [];
+    const processed: Processed[] = [];
     const quarantine: NewQuarantineRecord[] = [];
     const rejected: RejectedItem[] = [];
     const hour = hourOf(receivedAt);
-    let duplicates = 0;
     const rejectItem = (index: number, item: unknown, rejection: ItemRejection): void => {
       const messageId = messageIdOf(item);
       rejected.push({
@@ -167,13 +183,7 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     expanded.items.forEach((item, index) => {
       const outcome = processItem(item, source, receivedAt, request.ip);
       if (isRejection(outcome)) return rejectItem(index, item, outcome);
-      const fingerprint = messageFingerprint(source.id, outcome.messageId);
-      if (deps.dedupe.checkAndAdd(fingerprint, hour)) {
-        duplicates++;
-        return;
-      }
-      events.push(outcome);
-      fingerprints.push(fingerprint);
+      processed.push(outcome);
     });
     expanded.tooMany.forEach((item, offset) =>
       rejectItem(limits.maxBatchEvents + offset, item, {
@@ -184,15 +194,14 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
       }),
     );
 
-    // 7. Commit, and answer only once committed.
+    // 7. De-duplicate and resolve identity; 8. commit, and answer only once committed.
+    let events: StoredEvent[];
+    let duplicates: number;
     try {
-      await deps.writer.enqueue({
-        events,
-        quarantine,
-        onFailure: () => {
-          for (const fingerprint of fingerprints) deps.dedupe.forget(fingerprint, hour);
-        },
-      });
+      if (identityStale) await freshIdentity();
+      const admitted = admit(processed, source.id, hour);
+      ({ events, duplicates } = admitted);
+      await deps.writer.enqueue({ ...admitted.work, quarantine });
     } catch (error) {
       return fail(storeUnavailable(error));
     }
@@ -211,10 +220,63 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     source: Source,
     receivedAt: number,
     ip: string | null,
-  ): StoredEvent | ItemRejection {
+  ): Processed | ItemRejection {
     const valid = validateEvent(item);
     if (isRejection(valid)) return valid;
-    return toStoredEvent(valid, { sourceId: source.id, receivedAt, ip, maxEventBytes: limits.maxEventBytes });
+    const stored = toStoredEvent(valid, {
+      sourceId: source.id,
+      receivedAt,
+      ip,
+      maxEventBytes: limits.maxEventBytes,
+    });
+    return isRejection(stored) ? stored : { stored, valid };
+  }
+
+  /** De-duplicates, then resolves identity, in arrival order: what the batch will commit. */
+  function admit(processed: readonly Processed[], sourceId: string, hour: number): Admitted {
+    if (identityStale) throw new Error('identity graph not reloaded');
+    const events: StoredEvent[] = [];
+    const fingerprints: Fingerprint[] = [];
+    const identity = emptyIdentityChanges();
+    let duplicates = 0;
+    for (const { stored, valid } of processed) {
+      const fingerprint = messageFingerprint(sourceId, stored.messageId);
+      if (deps.dedupe.checkAndAdd(fingerprint, hour)) {
+        duplicates++;
+        continue;
+      }
+      events.push(deps.identity === undefined ? stored : deps.identity.resolve(stored, valid, identity));
+      fingerprints.push(fingerprint);
+    }
+    return {
+      events,
+      duplicates,
+      work: {
+        events,
+        ...(hasIdentityChanges(identity) ? { identity } : {}),
+        onFailure: () => {
+          for (const fingerprint of fingerprints) deps.dedupe.forget(fingerprint, hour);
+          // The graph in memory is now ahead of the store: rebuild it before resolving again.
+          if (deps.identity !== undefined) identityStale = true;
+        },
+      },
+    };
+  }
+
+  /** After a failed commit, the identity graph is rebuilt from the store before anything else resolves. */
+  async function freshIdentity(): Promise<void> {
+    if (!identityStale || deps.reloadIdentity === undefined) return;
+    reloading ??= deps.reloadIdentity().then(
+      () => {
+        identityStale = false;
+        reloading = undefined;
+      },
+      (error: unknown) => {
+        reloading = undefined;
+        throw error;
+      },
+    );
+    await reloading;
   }
 
   function expand(kind: TrackingRequest['kind'], body: unknown): Expanded | CibleError {
@@ -301,37 +363,25 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
         ),
       );
     }
-    const events: StoredEvent[] = [];
+    const processed: Processed[] = [];
     for (const [index, item] of expanded.items.entries()) {
       const outcome = processItem(item, source, record.receivedAt, record.ip);
       if (isRejection(outcome)) {
         const where = expanded.items.length > 1 ? `batch[${index}]: ` : '';
         return fail(stillInvalid(`${where}${outcome.message}`, outcome.field));
       }
-      events.push(outcome);
+      processed.push(outcome);
     }
-    const hour = hourOf(deps.now());
-    const fresh: StoredEvent[] = [];
-    const fingerprints: Fingerprint[] = [];
-    for (const event of events) {
-      const fingerprint = messageFingerprint(source.id, event.messageId);
-      if (deps.dedupe.checkAndAdd(fingerprint, hour)) continue;
-      fresh.push(event);
-      fingerprints.push(fingerprint);
-    }
+    let admitted: Admitted;
     try {
-      await deps.writer.enqueue({
-        events: fresh,
-        replayedQuarantineIds: [record.id],
-        onFailure: () => {
-          for (const fingerprint of fingerprints) deps.dedupe.forget(fingerprint, hour);
-        },
-      });
+      if (identityStale) await freshIdentity();
+      admitted = admit(processed, source.id, hourOf(deps.now()));
+      await deps.writer.enqueue({ ...admitted.work, replayedQuarantineIds: [record.id] });
     } catch (error) {
       return fail(storeUnavailable(error));
     }
-    counters.accepted += fresh.length;
-    return { ok: true, accepted: fresh.length, duplicates: events.length - fresh.length };
+    counters.accepted += admitted.events.length;
+    return { ok: true, accepted: admitted.events.length, duplicates: admitted.duplicates };
   }
 
   return { track, replay, counters };

@@ -289,7 +289,7 @@ export function storeContract(
       const [stored] = await store.listEvents({ userId: 'identity-user', limit: 1 });
       assert.equal(stored?.profileId, 101);
 
-      // A later batch replaces a trait value and undoes the merge.
+      // A later batch observes a new value of a trait and undoes the merge.
       await store.writeBatch({
         events: [],
         quarantine: [],
@@ -320,6 +320,7 @@ export function storeContract(
           trait.value,
         ]),
         [
+          [101, 'plan', '"free"'],
           [102, 'city', '"Lyon"'],
           [101, 'plan', '"pro"'],
         ],

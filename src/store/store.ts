@@ -32,7 +32,10 @@ export interface Store {
   /** Streams the identity graph into the loader; resolves with the highest merge id (0 if none). */
   loadIdentity(loader: IdentityLoader): Promise<{ lastMergeId: number }>;
   listIdentities(originProfileIds: readonly number[]): Promise<IdentityRow[]>;
+  /** Every trait observation of these origin profiles, oldest first. */
   listProfileTraits(originProfileIds: readonly number[]): Promise<TraitRow[]>;
+  /** What the events of these origin profiles add up to. */
+  summarizeProfile(originProfileIds: readonly number[]): Promise<ProfileSummary>;
   /** Merges in which any of these profiles took part, oldest first. */
   listMerges(profileIds: readonly number[]): Promise<MergeRow[]>;
 
@@ -65,8 +68,20 @@ export interface IdentityChanges {
   readonly undoneMerges: readonly { readonly id: number; readonly at: number }[];
   readonly conflicts: readonly ConflictRow[];
   readonly shared: readonly { readonly type: string; readonly value: string; readonly at: number }[];
-  /** The value each origin profile now keeps for a trait (replaces the previous one). */
+  /** Trait values observed, appended (profiles merge them when read). */
   readonly traits: readonly TraitRow[];
+}
+
+export interface ProfileSummary {
+  readonly events: number;
+  /** Event time of the first and last events, ms; null without events. */
+  readonly firstSeen: number | null;
+  readonly lastSeen: number | null;
+  /** Sources the events came from. */
+  readonly sources: readonly string[];
+  /** `Order Completed` events, and the sum of their `revenue` (or `total`) property. */
+  readonly purchases: number;
+  readonly revenue: number;
 }
 
 export interface IdentityRow {
@@ -131,6 +146,8 @@ export interface EventQuery {
   readonly userId?: string;
   readonly anonymousId?: string;
   readonly sourceId?: string;
+  /** Events stored with any of these origin profiles (a profile's members). */
+  readonly profileIds?: readonly number[];
   /** Event time (corrected `timestamp`), inclusive, in ms. */
   readonly from?: number;
   /** Event time, exclusive, in ms. */

@@ -1,6 +1,13 @@
 import { DuckDBTimestampTZValue, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { appendRows } from './append-rows.ts';
-import type { IdentityChanges, IdentityLoader, IdentityRow, MergeRow, TraitRow } from '../store.ts';
+import type {
+  IdentityChanges,
+  IdentityLoader,
+  IdentityRow,
+  MergeRow,
+  ProfileSummary,
+  TraitRow,
+} from '../store.ts';
 
 /** Writes the identity changes of a batch, inside the batch's transaction (the caller's). */
 export async function writeIdentityChanges(
@@ -67,15 +74,18 @@ export async function writeIdentityChanges(
       timestamp(shared.at),
     ]);
   }
-  for (const trait of changes.traits) {
-    await connection.run('INSERT OR REPLACE INTO profile_traits VALUES (?, ?, ?, ?, ?, ?)', [
-      BigInt(trait.originProfileId),
-      trait.name,
-      trait.value,
-      trait.sourceId,
-      timestamp(trait.at),
-      trait.messageId,
-    ]);
+  if (changes.traits.length > 0) {
+    await appendRows(connection, 'trait_observations', (appender) => {
+      for (const trait of changes.traits) {
+        appender.appendBigInt(BigInt(trait.originProfileId));
+        appender.appendVarchar(trait.name);
+        appender.appendVarchar(trait.value);
+        appender.appendVarchar(trait.sourceId);
+        appender.appendTimestampTZ(timestamp(trait.at));
+        appender.appendVarchar(trait.messageId);
+        appender.endRow();
+      }
+    });
   }
 }
 
@@ -137,7 +147,7 @@ export async function listProfileTraits(
   const rows = await read(
     connection,
     `SELECT origin_profile_id::DOUBLE AS origin, name, value::VARCHAR AS value, source_id, epoch_ms(observed_at)::DOUBLE AS at, message_id
-     FROM profile_traits WHERE origin_profile_id IN (SELECT unnest(?::BIGINT[])) ORDER BY observed_at, name`,
+     FROM trait_observations WHERE origin_profile_id IN (SELECT unnest(?::BIGINT[])) ORDER BY observed_at, name`,
     [idList(origins)],
   );
   return rows.map((row) => ({
@@ -174,6 +184,33 @@ export async function listMerges(
     messageId: row.message_id === null ? null : String(row.message_id),
     undoneAt: row.undone_at === null ? null : Number(row.undone_at),
   }));
+}
+
+export async function summarizeProfile(
+  connection: DuckDBConnection,
+  origins: readonly number[],
+): Promise<ProfileSummary> {
+  const [row] = await read(
+    connection,
+    `SELECT count(*)::DOUBLE AS events,
+            epoch_ms(min(timestamp))::DOUBLE AS first_seen,
+            epoch_ms(max(timestamp))::DOUBLE AS last_seen,
+            list_sort(list_distinct(list(source_id))) AS sources,
+            count(*) FILTER (WHERE type = 'track' AND event = 'Order Completed')::DOUBLE AS purchases,
+            coalesce(sum(coalesce(TRY_CAST(properties->>'revenue' AS DOUBLE), TRY_CAST(properties->>'total' AS DOUBLE)))
+              FILTER (WHERE type = 'track' AND event = 'Order Completed'), 0)::DOUBLE AS revenue
+     FROM events WHERE profile_id IN (SELECT unnest(?::BIGINT[]))`,
+    [idList(origins)],
+  );
+  const sources = row?.sources as { items?: unknown[] } | null | undefined;
+  return {
+    events: Number(row?.events ?? 0),
+    firstSeen: row?.first_seen === null || row?.first_seen === undefined ? null : Number(row.first_seen),
+    lastSeen: row?.last_seen === null || row?.last_seen === undefined ? null : Number(row.last_seen),
+    sources: (sources?.items ?? []).map(String),
+    purchases: Number(row?.purchases ?? 0),
+    revenue: Number(row?.revenue ?? 0),
+  };
 }
 
 async function stream(

@@ -29,6 +29,7 @@ import {
   listMerges,
   listProfileTraits,
   loadIdentity,
+  summarizeProfile,
   writeIdentityChanges,
 } from './duckdb-identity.ts';
 import { appendRows } from './append-rows.ts';
@@ -173,6 +174,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       if (query.userId !== undefined) filter('user_id = ?', query.userId);
       if (query.anonymousId !== undefined) filter('anonymous_id = ?', query.anonymousId);
       if (query.sourceId !== undefined) filter('source_id = ?', query.sourceId);
+      if (query.profileIds !== undefined)
+        filter('profile_id IN (SELECT unnest(?::BIGINT[]))', listOf(query.profileIds));
       if (query.from !== undefined) filter('timestamp >= ?', timestampValue(query.from));
       if (query.to !== undefined) filter('timestamp < ?', timestampValue(query.to));
       if (query.beforeSeq !== undefined) filter('seq < ?', BigInt(query.beforeSeq));
@@ -287,6 +290,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     listIdentities: (origins) => listIdentities(reader, origins),
     listProfileTraits: (origins) => listProfileTraits(reader, origins),
     listMerges: (profileIds) => listMerges(reader, profileIds),
+    summarizeProfile: (origins) => summarizeProfile(reader, origins),
 
     async close() {
       await writing;

@@ -103,15 +103,14 @@ export const migrations: readonly Migration[] = [
         value VARCHAR NOT NULL,
         shared_at TIMESTAMPTZ NOT NULL
       )`,
-      // One row per origin profile and trait: the value that origin keeps (src/domain/traits.ts).
-      `CREATE TABLE profile_traits (
+      // Every value a trait was given, with where and when; profiles merge them when read (src/domain/traits.ts).
+      `CREATE TABLE trait_observations (
         origin_profile_id BIGINT NOT NULL,
         name VARCHAR NOT NULL,
         value JSON,
         source_id VARCHAR NOT NULL,
         observed_at TIMESTAMPTZ NOT NULL,
-        message_id VARCHAR NOT NULL,
-        PRIMARY KEY (origin_profile_id, name)
+        message_id VARCHAR NOT NULL
       )`,
     ],
   },

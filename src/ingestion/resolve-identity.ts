@@ -1,0 +1,167 @@
+import type { StoredEvent } from '../domain/events.ts';
+import { identifiersOf, type Identifier, type IdentifierRules } from '../domain/identifiers.ts';
+import type { Evidence, IdentityGraph, Resolution } from '../domain/identity-graph.ts';
+import { firstTouchObservations, traitObservations, type TraitValue } from '../domain/traits.ts';
+import type { IdentityChanges, MergeRow } from '../store/store.ts';
+import type { ValidEvent } from './validate-event.ts';
+
+/** The identity changes of one request, filled as its events resolve. */
+export interface PendingIdentityChanges {
+  profiles: { id: number; createdAt: number }[];
+  identifiers: IdentityChanges['identifiers'][number][];
+  merges: MergeRow[];
+  undoneMerges: { id: number; at: number }[];
+  conflicts: IdentityChanges['conflicts'][number][];
+  shared: IdentityChanges['shared'][number][];
+  traits: IdentityChanges['traits'][number][];
+}
+
+export function emptyIdentityChanges(): PendingIdentityChanges {
+  return {
+    profiles: [],
+    identifiers: [],
+    merges: [],
+    undoneMerges: [],
+    conflicts: [],
+    shared: [],
+    traits: [],
+  };
+}
+
+export function hasIdentityChanges(changes: PendingIdentityChanges): boolean {
+  return Object.values(changes).some((rows: unknown[]) => rows.length > 0);
+}
+
+export interface IdentityResolver {
+  /** Resolves the event's identifiers to a profile; returns the event stamped with its origin profile. */
+  resolve(event: StoredEvent, valid: ValidEvent, changes: PendingIdentityChanges): StoredEvent;
+  readonly graph: IdentityGraph;
+  /** Swaps in a graph rebuilt from the store (after a failed commit left this one ahead of it). */
+  replace(graph: IdentityGraph, lastMergeId: number): void;
+}
+
+export interface IdentityResolverOptions {
+  readonly graph: IdentityGraph;
+  readonly identifierRules: IdentifierRules;
+  /** Id of the last merge recorded; new merges count on from it. */
+  readonly lastMergeId: number;
+}
+
+/**
+ * The "resolve identity" step of ingestion: the event's identifiers (from the standard places of
+ * the Segment spec) go through the identity graph, in the same micro-batch and commit as the event;
+ * what the graph did (profiles created, identifiers attached, merges, conflicts) and the traits the
+ * event sets become rows of the batch.
+ */
+export function createIdentityResolver(options: IdentityResolverOptions): IdentityResolver {
+  let graph = options.graph;
+  let lastMergeId = options.lastMergeId;
+
+  return {
+    get graph() {
+      return graph;
+    },
+    replace(next, nextLastMergeId) {
+      graph = next;
+      lastMergeId = nextLastMergeId;
+    },
+    resolve(event, valid, changes) {
+      const identifiers = eventIdentifiers(event, valid, options.identifierRules, graph);
+      const evidence = { sourceId: event.sourceId, messageId: event.messageId, at: event.timestamp };
+      const resolution = graph.resolve(identifiers, evidence);
+      if (resolution === undefined) return event;
+      record(resolution, changes, evidence);
+      const origin = { sourceId: event.sourceId, at: event.timestamp, messageId: event.messageId };
+      const observations: TraitValue[] = [];
+      if (resolution.createdProfiles.some((profile) => profile.id === resolution.originProfileId)) {
+        observations.push(...firstTouchObservations(valid as { context?: Record<string, unknown> }, origin));
+      }
+      if (event.type === 'identify' && isObject(valid.traits)) {
+        observations.push(...traitObservations(valid.traits, origin));
+      }
+      for (const observation of observations) {
+        changes.traits.push({
+          originProfileId: resolution.originProfileId,
+          name: observation.name,
+          value: JSON.stringify(observation.value ?? null),
+          sourceId: observation.sourceId,
+          at: observation.at,
+          messageId: observation.messageId,
+        });
+      }
+      return { ...event, profileId: resolution.originProfileId };
+    },
+  };
+
+  function record(resolution: Resolution, changes: PendingIdentityChanges, evidence: Evidence): void {
+    for (const profile of resolution.createdProfiles)
+      changes.profiles.push({ id: profile.id, createdAt: profile.createdAt });
+    for (const merge of resolution.merges) {
+      changes.merges.push({
+        id: ++lastMergeId,
+        at: merge.evidence.at,
+        survivor: merge.survivor,
+        absorbed: merge.absorbed,
+        kind: 'auto',
+        identifierType: merge.identifier.type,
+        identifierValue: merge.identifier.value,
+        sourceId: merge.evidence.sourceId,
+        messageId: merge.evidence.messageId,
+        undoneAt: null,
+      });
+    }
+    for (const conflict of resolution.conflicts) {
+      changes.conflicts.push({
+        at: conflict.evidence.at,
+        reason: conflict.reason,
+        identifierType: conflict.identifier.type,
+        identifierValue: conflict.identifier.value,
+        profiles: conflict.profiles,
+        sourceId: conflict.evidence.sourceId,
+        messageId: conflict.evidence.messageId,
+      });
+    }
+    for (const identifier of resolution.newlyShared) {
+      changes.shared.push({ type: identifier.type, value: identifier.value, at: evidence.at });
+    }
+    for (const { identifier, originProfileId } of resolution.attached) {
+      changes.identifiers.push({
+        type: identifier.type,
+        value: identifier.value,
+        originProfileId,
+        firstSeen: evidence.at,
+        sourceId: evidence.sourceId,
+        messageId: evidence.messageId,
+      });
+    }
+  }
+}
+
+/** The identifiers of an event; an alias call's `previousId` is the old id it names. */
+function eventIdentifiers(
+  event: StoredEvent,
+  valid: ValidEvent,
+  rules: IdentifierRules,
+  graph: IdentityGraph,
+): Identifier[] {
+  const { identifiers } = identifiersOf(
+    {
+      userId: event.userId,
+      anonymousId: event.anonymousId,
+      traits: event.type === 'identify' && isObject(valid.traits) ? valid.traits : null,
+      context: isObject(valid.context) ? valid.context : null,
+    },
+    rules,
+  );
+  if (event.type === 'alias' && event.previousId !== null) {
+    const asUser = { type: 'userId', value: event.previousId };
+    identifiers.push(
+      graph.profileOf(asUser) !== undefined ? asUser : { type: 'anonymousId', value: event.previousId },
+    );
+  }
+  return identifiers;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
