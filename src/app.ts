@@ -85,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await scope.register(adminAuth, { adminToken: deps.adminToken });
     await scope.register(profilesApi, {
       store: deps.store,
+      pipeline: deps.pipeline,
       identity: deps.identity,
       identifierRules: deps.identifierRules,
       traitRules: deps.traitRules,

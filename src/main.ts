@@ -65,21 +65,30 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     onCommitError: (error) => app.log.error({ err: error }, 'commit failed'),
   });
   // The identity graph lives in memory, rebuilt from the store at start (and after a failed commit).
-  const loadGraph = async (): Promise<{ graph: IdentityGraph; lastMergeId: number }> => {
+  const loadGraph = async (): Promise<{
+    graph: IdentityGraph;
+    lastMergeId: number;
+    activeMerges: Map<number, number>;
+  }> => {
     const graph = createIdentityGraph(defaultIdentityRules);
+    const activeMerges = new Map<number, number>();
     const { lastMergeId } = await store.loadIdentity({
       profile: (id, createdAt) => graph.load.profile({ id, createdAt }),
       identifier: (type, value, origin) => graph.load.identifier({ type, value }, origin),
-      merge: (survivor, absorbed) => graph.load.merge(survivor, absorbed),
+      merge: (survivor, absorbed, mergeId) => {
+        graph.load.merge(survivor, absorbed);
+        activeMerges.set(absorbed, mergeId);
+      },
       split: (a, b) => graph.load.split(a, b),
       shared: (type, value) => graph.load.shared({ type, value }),
     });
-    return { graph, lastMergeId };
+    return { graph, lastMergeId, activeMerges };
   };
   const loaded = await loadGraph();
   const identity = createIdentityResolver({
     graph: loaded.graph,
     lastMergeId: loaded.lastMergeId,
+    activeMerges: loaded.activeMerges,
     identifierRules: defaultIdentifierRules,
   });
   const pipeline = createIngestPipeline({
@@ -91,7 +100,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     identity,
     reloadIdentity: async () => {
       const reloaded = await loadGraph();
-      identity.replace(reloaded.graph, reloaded.lastMergeId);
+      identity.replace(reloaded.graph, reloaded.lastMergeId, reloaded.activeMerges);
     },
   });
   const app = await buildApp({

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type { EventOutput } from '../src/domain/events.ts';
-import { basic, startTestCible, type TestCible } from './helpers.ts';
+import { basic, removeTestDir, startTestCible, testDataDir, type TestCible } from './helpers.ts';
 
 let cible: TestCible;
 let web: string;
@@ -180,4 +180,124 @@ test('unknown identifiers and profiles answer 404; malformed ones 400', async ()
   assert.match(malformed.json().error.message, /not an e-mail address/);
   const unauthenticated = await cible.app.inject({ method: 'GET', url: '/api/profiles/1' });
   assert.equal(unauthenticated.statusCode, 401);
+});
+
+test('unmerge restores both profiles exactly, and a manual merge joins them again', async () => {
+  const headers = { authorization: 'Bearer test-admin-token-0123456789abcdef' };
+  await send(web, [
+    {
+      type: 'identify',
+      anonymousId: 'u-a',
+      messageId: 'um1',
+      traits: { email: 'shared-inbox@example.com', plan: 'gold' },
+    },
+    { type: 'track', anonymousId: 'u-a', event: 'Viewed', messageId: 'um2' },
+    {
+      type: 'identify',
+      anonymousId: 'u-b',
+      messageId: 'um3',
+      traits: { phone: '+33699999999', city: 'Nantes' },
+    },
+    { type: 'track', anonymousId: 'u-b', event: 'Clicked', messageId: 'um4' },
+  ]);
+  const a = await cible.admin<Profile>('/api/profiles?identifier=anonymousId:u-a');
+  const b = await cible.admin<Profile>('/api/profiles?identifier=anonymousId:u-b');
+  assert.notEqual(a.id, b.id);
+
+  // A wrong link: b's device reports a's e-mail.
+  await send(web, [
+    { type: 'identify', anonymousId: 'u-b', messageId: 'um5', traits: { email: 'shared-inbox@example.com' } },
+  ]);
+  const merged = await cible.admin<Profile>(`/api/profiles/${b.id}`);
+  assert.equal(merged.id, a.id);
+  assert.deepEqual(merged.members.sort(), [a.id, b.id].sort());
+  assert.equal(merged.merges.at(-1)?.messageId, 'um5');
+
+  const undo = await cible.app.inject({ method: 'POST', url: `/api/profiles/${b.id}/unmerge`, headers });
+  assert.equal(undo.statusCode, 200, undo.body);
+  const { survivor, restored } = undo.json<{ survivor: Profile; restored: Profile }>();
+  assert.equal(survivor.id, a.id);
+  assert.equal(restored.id, b.id);
+  assert.deepEqual(survivor.identifiers.map((i) => i.value).sort(), ['shared-inbox@example.com', 'u-a']);
+  assert.deepEqual(restored.identifiers.map((i) => i.value).sort(), ['+33699999999', 'u-b']);
+  assert.equal(survivor.traits.plan?.value, 'gold');
+  assert.equal(survivor.traits.city, undefined);
+  assert.equal(restored.traits.city?.value, 'Nantes');
+  const timeline = async (id: number) =>
+    (await cible.admin<{ events: EventOutput[] }>(`/api/profiles/${id}/events`)).events.map(
+      (event) => event.messageId,
+    );
+  // Each event stays with the origin of its highest-priority identifier: the linking event carried
+  // a's e-mail, so it is a's.
+  assert.deepEqual(await timeline(a.id), ['um5', 'um2', 'um1']);
+  assert.deepEqual(await timeline(b.id), ['um4', 'um3']);
+
+  // The split pair is not glued again by the next event that links them...
+  await send(web, [
+    { type: 'identify', anonymousId: 'u-b', messageId: 'um6', traits: { email: 'shared-inbox@example.com' } },
+  ]);
+  assert.equal((await cible.admin<Profile>(`/api/profiles/${b.id}`)).id, b.id);
+  // ...but a person may join them on purpose.
+  const manual = await cible.app.inject({
+    method: 'POST',
+    url: '/api/profiles/merge',
+    headers,
+    payload: { survivor: a.id, absorbed: b.id },
+  });
+  assert.equal(manual.statusCode, 200, manual.body);
+  assert.equal((await cible.admin<Profile>(`/api/profiles/${b.id}`)).id, a.id);
+  const notMerged = await cible.app.inject({ method: 'POST', url: `/api/profiles/${a.id}/unmerge`, headers });
+  assert.equal(notMerged.statusCode, 400);
+});
+
+test('the identity graph, its merges and splits survive a restart', async () => {
+  const dataDir = await testDataDir();
+  try {
+    const first = await startTestCible({}, dataDir);
+    const key = await first.createSource('web');
+    const post = (target: TestCible, batch: Record<string, unknown>[]) =>
+      target.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(key), 'content-type': 'application/json' },
+        payload: JSON.stringify({ batch }),
+      });
+    await post(first, [
+      {
+        type: 'identify',
+        anonymousId: 'r-a',
+        userId: 'r-user',
+        messageId: 'r1',
+        traits: { email: 'r@example.com' },
+      },
+      { type: 'identify', anonymousId: 'r-b', messageId: 'r2', traits: { email: 'r@example.com' } },
+      { type: 'identify', anonymousId: 'r-c', messageId: 'r3', traits: { phone: '+33688888888' } },
+      { type: 'identify', anonymousId: 'r-c', messageId: 'r4', traits: { email: 'r@example.com' } },
+    ]);
+    const c = await first.admin<Profile>('/api/profiles?identifier=anonymousId:r-c');
+    const cOrigin = c.members.find(
+      (member) => member !== c.id && c.identifiers.some((i) => i.value === 'r-c'),
+    )!;
+    const undo = await first.app.inject({
+      method: 'POST',
+      url: `/api/profiles/${cOrigin}/unmerge`,
+      headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' },
+    });
+    assert.equal(undo.statusCode, 200, undo.body);
+    const before = await first.admin<Profile>('/api/profiles?identifier=userId:r-user');
+    await first.close();
+
+    const second = await startTestCible({}, dataDir);
+    const after = await second.admin<Profile>('/api/profiles?identifier=userId:r-user');
+    assert.deepEqual(after, before);
+    assert.equal((await second.admin<Profile>('/api/profiles?identifier=anonymousId:r-c')).id, cOrigin);
+    // The split holds after the restart too.
+    await post(second, [
+      { type: 'identify', anonymousId: 'r-c', messageId: 'r5', traits: { email: 'r@example.com' } },
+    ]);
+    assert.equal((await second.admin<Profile>('/api/profiles?identifier=anonymousId:r-c')).id, cOrigin);
+    await second.close();
+  } finally {
+    await removeTestDir(dataDir);
+  }
 });

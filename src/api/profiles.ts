@@ -8,6 +8,7 @@ import {
 } from '../domain/identifiers.ts';
 import { mergeTraits, type TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
+import type { IngestPipeline } from '../ingestion/pipeline.ts';
 import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
 import type { Store } from '../store/store.ts';
 import { eventOutput } from './admin.ts';
@@ -15,6 +16,7 @@ import { sendError } from './error-handler.ts';
 
 export interface ProfilesApiOptions {
   readonly store: Store;
+  readonly pipeline: IngestPipeline;
   readonly identity: IdentityResolver;
   readonly identifierRules: IdentifierRules;
   readonly traitRules: TraitRules;
@@ -168,6 +170,68 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         events: rows.map(eventOutput),
         nextCursor: rows.length === request.query.limit && last !== undefined ? last.seq : null,
       };
+    },
+  );
+
+  app.post(
+    '/api/profiles/:id/unmerge',
+    {
+      schema: {
+        tags: ['profiles'],
+        summary:
+          'Undo the merge that absorbed this profile: both profiles come back with their own identifiers, traits and events',
+        security,
+        params: Type.Object({
+          id: Type.Integer({
+            minimum: 1,
+            description: 'The absorbed profile (a member of a merged profile).',
+          }),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const result = await options.pipeline.changeIdentity((resolver, changes) =>
+        resolver.unmerge(id, Date.now(), changes),
+      );
+      if (result === undefined) {
+        return sendError(
+          reply,
+          new CibleError('CIBLE_ERR_API_INVALID_REQUEST', `Profile ${id} was not merged into another one.`, {
+            field: 'id',
+          }),
+        );
+      }
+      return { survivor: await profile(result.survivor), restored: await profile(id) };
+    },
+  );
+
+  app.post(
+    '/api/profiles/merge',
+    {
+      schema: {
+        tags: ['profiles'],
+        summary: "Merge two profiles on a person's word (within the identity rules)",
+        security,
+        body: Type.Object({ survivor: Type.Integer({ minimum: 1 }), absorbed: Type.Integer({ minimum: 1 }) }),
+      },
+    },
+    async (request, reply) => {
+      const { survivor, absorbed } = request.body;
+      const graph = options.identity.graph;
+      if (graph.members(survivor).length === 0 || graph.members(absorbed).length === 0) {
+        return sendError(reply, notFound(`${graph.members(survivor).length === 0 ? survivor : absorbed}`));
+      }
+      const result = await options.pipeline.changeIdentity((resolver, changes) =>
+        resolver.merge(survivor, absorbed, Date.now(), changes),
+      );
+      if (!result.merged) {
+        return sendError(
+          reply,
+          new CibleError('CIBLE_ERR_API_INVALID_REQUEST', `Not merged: ${result.reason}.`),
+        );
+      }
+      return profile(result.survivor);
     },
   );
 }

@@ -7,7 +7,12 @@ import type { BatchWork, GroupCommitWriter } from './group-commit.ts';
 import { hourOf, messageFingerprint, type Fingerprint, type MessageDedupe } from './message-dedupe.ts';
 import { isRejection, type ItemRejection, type RejectedItem } from './outcomes.ts';
 import { toStoredEvent } from './to-stored-event.ts';
-import { emptyIdentityChanges, hasIdentityChanges, type IdentityResolver } from './resolve-identity.ts';
+import {
+  emptyIdentityChanges,
+  hasIdentityChanges,
+  type IdentityResolver,
+  type PendingIdentityChanges,
+} from './resolve-identity.ts';
 import { validateEvent, type ValidEvent } from './validate-event.ts';
 
 /** One request to the tracking API, as the HTTP layer hands it over. */
@@ -51,6 +56,11 @@ export interface IngestPipeline {
   track(request: TrackingRequest): Promise<TrackingOutcome>;
   /** Runs a quarantined record (or a corrected version of it) through the same steps again. */
   replay(record: QuarantineRecord, correction: unknown): Promise<ReplayOutcome>;
+  /**
+   * Changes the identity graph on a person's word (merge, unmerge): `change` runs against the
+   * resolver and records its rows; they commit through the single writer like any batch.
+   */
+  changeIdentity<T>(change: (resolver: IdentityResolver, changes: PendingIdentityChanges) => T): Promise<T>;
   readonly counters: IngestCounters;
 }
 
@@ -384,7 +394,25 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     return { ok: true, accepted: admitted.events.length, duplicates: admitted.duplicates };
   }
 
-  return { track, replay, counters };
+  async function changeIdentity<T>(
+    change: (resolver: IdentityResolver, changes: PendingIdentityChanges) => T,
+  ): Promise<T> {
+    if (deps.identity === undefined) throw new Error('identity resolution is not configured');
+    if (identityStale) await freshIdentity();
+    const changes = emptyIdentityChanges();
+    const result = change(deps.identity, changes);
+    if (hasIdentityChanges(changes)) {
+      await deps.writer.enqueue({
+        identity: changes,
+        onFailure: () => {
+          identityStale = true;
+        },
+      });
+    }
+    return result;
+  }
+
+  return { track, replay, changeIdentity, counters };
 }
 
 /** Top-level `context`, `integrations` and `sentAt` of a batch apply to each of its events. */

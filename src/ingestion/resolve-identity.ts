@@ -37,7 +37,20 @@ export interface IdentityResolver {
   resolve(event: StoredEvent, valid: ValidEvent, changes: PendingIdentityChanges): StoredEvent;
   readonly graph: IdentityGraph;
   /** Swaps in a graph rebuilt from the store (after a failed commit left this one ahead of it). */
-  replace(graph: IdentityGraph, lastMergeId: number): void;
+  replace(graph: IdentityGraph, lastMergeId: number, activeMerges: Map<number, number>): void;
+  /** Undoes the merge that absorbed this profile; undefined when it was never absorbed. */
+  unmerge(
+    absorbed: number,
+    at: number,
+    changes: PendingIdentityChanges,
+  ): { survivor: number; restored: number[] } | undefined;
+  /** Merges two profiles on a person's word; a conflict when the rules forbid it. */
+  merge(
+    survivor: number,
+    absorbed: number,
+    at: number,
+    changes: PendingIdentityChanges,
+  ): { merged: true; survivor: number; absorbed: number } | { merged: false; reason: string };
 }
 
 export interface IdentityResolverOptions {
@@ -45,6 +58,8 @@ export interface IdentityResolverOptions {
   readonly identifierRules: IdentifierRules;
   /** Id of the last merge recorded; new merges count on from it. */
   readonly lastMergeId: number;
+  /** For each absorbed profile, the id of the merge that absorbed it. */
+  readonly activeMerges: Map<number, number>;
 }
 
 /**
@@ -56,14 +71,48 @@ export interface IdentityResolverOptions {
 export function createIdentityResolver(options: IdentityResolverOptions): IdentityResolver {
   let graph = options.graph;
   let lastMergeId = options.lastMergeId;
+  let activeMerges = options.activeMerges;
 
   return {
     get graph() {
       return graph;
     },
-    replace(next, nextLastMergeId) {
+    replace(next, nextLastMergeId, nextActiveMerges) {
       graph = next;
       lastMergeId = nextLastMergeId;
+      activeMerges = nextActiveMerges;
+    },
+    unmerge(absorbed, at, changes) {
+      const mergeId = activeMerges.get(absorbed);
+      const result = graph.unmerge(absorbed);
+      if (result === undefined) return undefined;
+      activeMerges.delete(absorbed);
+      if (mergeId !== undefined) changes.undoneMerges.push({ id: mergeId, at });
+      return result;
+    },
+    merge(survivor, absorbed, at, changes) {
+      const outcome = graph.merge(survivor, absorbed, { sourceId: 'manual', messageId: 'manual', at });
+      if (!('survivor' in outcome)) {
+        return {
+          merged: false,
+          reason: `profiles ${outcome.profiles.join(' and ')} cannot be one person: ${outcome.reason}`,
+        };
+      }
+      const id = ++lastMergeId;
+      activeMerges.set(outcome.absorbed, id);
+      changes.merges.push({
+        id,
+        at,
+        survivor: outcome.survivor,
+        absorbed: outcome.absorbed,
+        kind: 'manual',
+        identifierType: null,
+        identifierValue: null,
+        sourceId: null,
+        messageId: null,
+        undoneAt: null,
+      });
+      return { merged: true, survivor: outcome.survivor, absorbed: outcome.absorbed };
     },
     resolve(event, valid, changes) {
       const identifiers = eventIdentifiers(event, valid, options.identifierRules, graph);
@@ -97,6 +146,7 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
     for (const profile of resolution.createdProfiles)
       changes.profiles.push({ id: profile.id, createdAt: profile.createdAt });
     for (const merge of resolution.merges) {
+      activeMerges.set(merge.absorbed, lastMergeId + 1);
       changes.merges.push({
         id: ++lastMergeId,
         at: merge.evidence.at,

@@ -338,7 +338,7 @@ export function storeContract(
       const { lastMergeId } = await store.loadIdentity({
         profile: (id) => loaded.push(`profile ${id}`),
         identifier: (type, value, origin) => loaded.push(`${type}:${value} @${origin}`),
-        merge: (survivor, absorbed) => loaded.push(`merge ${absorbed}→${survivor}`),
+        merge: (survivor, absorbed, id) => loaded.push(`merge ${absorbed}→${survivor} #${id}`),
         split: (a, b) => loaded.push(`split ${a}|${b}`),
         shared: (type, value) => loaded.push(`shared ${type}:${value}`),
       });

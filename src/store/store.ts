@@ -130,7 +130,7 @@ export interface TraitRow {
 export interface IdentityLoader {
   profile(id: number, createdAt: number): void;
   identifier(type: string, value: string, originProfileId: number): void;
-  merge(survivor: number, absorbed: number): void;
+  merge(survivor: number, absorbed: number, mergeId: number): void;
   split(a: number, b: number): void;
   shared(type: string, value: string): void;
 }

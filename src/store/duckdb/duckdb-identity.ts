@@ -109,7 +109,7 @@ export async function loadIdentity(
     (row) => {
       lastMergeId = Number(row[0]);
       if (row[3] === true) loader.split(Number(row[1]), Number(row[2]));
-      else loader.merge(Number(row[1]), Number(row[2]));
+      else loader.merge(Number(row[1]), Number(row[2]), Number(row[0]));
     },
   );
   await stream(connection, 'SELECT type, value FROM shared_identifiers', (row) =>
