@@ -1,4 +1,9 @@
-import type { DuckDBAppender, DuckDBConnection } from '@duckdb/node-api';
+import {
+  DuckDBTimestampTZValue,
+  type DuckDBAppender,
+  type DuckDBConnection,
+  type DuckDBValue,
+} from '@duckdb/node-api';
 
 /**
  * Appends rows to a table within the connection's current transaction. The appender is always
@@ -24,4 +29,14 @@ export async function appendRows(
       // Closing flushes; after clear() there is nothing left to flush, and the error above is the one to report.
     }
   }
+}
+
+/** Milliseconds since the epoch as a DuckDB TIMESTAMPTZ. */
+export function timestampValue(ms: number): DuckDBTimestampTZValue {
+  return new DuckDBTimestampTZValue(BigInt(Math.round(ms * 1000)));
+}
+
+/** Ids as a list literal for `unnest(?::BIGINT[])`. */
+export function idList(ids: readonly number[]): DuckDBValue {
+  return `[${ids.map((id) => Math.floor(id)).join(',')}]`;
 }

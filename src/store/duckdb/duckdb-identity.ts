@@ -1,5 +1,5 @@
-import { DuckDBTimestampTZValue, listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { appendRows } from './append-rows.ts';
+import { listValue, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { appendRows, idList, timestampValue } from './append-rows.ts';
 import type {
   IdentityChanges,
   IdentityLoader,
@@ -18,7 +18,7 @@ export async function writeIdentityChanges(
     await appendRows(connection, 'profiles', (appender) => {
       for (const profile of changes.profiles) {
         appender.appendBigInt(BigInt(profile.id));
-        appender.appendTimestampTZ(timestamp(profile.createdAt));
+        appender.appendTimestampTZ(timestampValue(profile.createdAt));
         appender.endRow();
       }
     });
@@ -29,7 +29,7 @@ export async function writeIdentityChanges(
         appender.appendVarchar(row.type);
         appender.appendVarchar(row.value);
         appender.appendBigInt(BigInt(row.originProfileId));
-        appender.appendTimestampTZ(timestamp(row.firstSeen));
+        appender.appendTimestampTZ(timestampValue(row.firstSeen));
         appender.appendVarchar(row.sourceId);
         appender.appendVarchar(row.messageId);
         appender.endRow();
@@ -39,7 +39,7 @@ export async function writeIdentityChanges(
   for (const merge of changes.merges) {
     await connection.run('INSERT INTO merges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)', [
       BigInt(merge.id),
-      timestamp(merge.at),
+      timestampValue(merge.at),
       BigInt(merge.survivor),
       BigInt(merge.absorbed),
       merge.kind,
@@ -47,18 +47,18 @@ export async function writeIdentityChanges(
       merge.identifierValue,
       merge.sourceId,
       merge.messageId,
-      merge.undoneAt === null ? null : timestamp(merge.undoneAt),
+      merge.undoneAt === null ? null : timestampValue(merge.undoneAt),
     ]);
   }
   for (const undone of changes.undoneMerges) {
     await connection.run('UPDATE merges SET undone_at = ? WHERE id = ?', [
-      timestamp(undone.at),
+      timestampValue(undone.at),
       BigInt(undone.id),
     ]);
   }
   for (const conflict of changes.conflicts) {
     await connection.run('INSERT INTO identity_conflicts VALUES (?, ?, ?, ?, ?, ?, ?)', [
-      timestamp(conflict.at),
+      timestampValue(conflict.at),
       conflict.reason,
       conflict.identifierType,
       conflict.identifierValue,
@@ -71,7 +71,7 @@ export async function writeIdentityChanges(
     await connection.run('INSERT INTO shared_identifiers VALUES (?, ?, ?)', [
       shared.type,
       shared.value,
-      timestamp(shared.at),
+      timestampValue(shared.at),
     ]);
   }
   if (changes.traits.length > 0) {
@@ -81,7 +81,7 @@ export async function writeIdentityChanges(
         appender.appendVarchar(trait.name);
         appender.appendVarchar(trait.value);
         appender.appendVarchar(trait.sourceId);
-        appender.appendTimestampTZ(timestamp(trait.at));
+        appender.appendTimestampTZ(timestampValue(trait.at));
         appender.appendVarchar(trait.messageId);
         appender.endRow();
       }
@@ -232,12 +232,4 @@ async function read(
   values: DuckDBValue[],
 ): Promise<Record<string, DuckDBValue>[]> {
   return (await connection.runAndReadAll(sql, values)).getRowObjects();
-}
-
-function idList(ids: readonly number[]): DuckDBValue {
-  return `[${ids.map((id) => Math.floor(id)).join(',')}]`;
-}
-
-function timestamp(ms: number): DuckDBTimestampTZValue {
-  return new DuckDBTimestampTZValue(BigInt(Math.round(ms * 1000)));
 }

@@ -32,7 +32,7 @@ import {
   summarizeProfile,
   writeIdentityChanges,
 } from './duckdb-identity.ts';
-import { appendRows } from './append-rows.ts';
+import { appendRows, idList, timestampValue } from './append-rows.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -119,7 +119,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
         await writer.run(
           `UPDATE quarantine SET status = 'replayed', replayed_at = now()
            WHERE id IN (SELECT unnest(?::BIGINT[]))`,
-          [listOf(batch.replayedQuarantineIds)],
+          [idList(batch.replayedQuarantineIds)],
         );
       }
       await writer.run('COMMIT');
@@ -175,7 +175,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       if (query.anonymousId !== undefined) filter('anonymous_id = ?', query.anonymousId);
       if (query.sourceId !== undefined) filter('source_id = ?', query.sourceId);
       if (query.profileIds !== undefined)
-        filter('profile_id IN (SELECT unnest(?::BIGINT[]))', listOf(query.profileIds));
+        filter('profile_id IN (SELECT unnest(?::BIGINT[]))', idList(query.profileIds));
       if (query.from !== undefined) filter('timestamp >= ?', timestampValue(query.from));
       if (query.to !== undefined) filter('timestamp < ?', timestampValue(query.to));
       if (query.beforeSeq !== undefined) filter('seq < ?', BigInt(query.beforeSeq));
@@ -409,10 +409,6 @@ async function maxPlusOne(connection: DuckDBConnection, sql: string): Promise<nu
   return max === null || max === undefined ? 1 : Number(max) + 1;
 }
 
-function timestampValue(ms: number): DuckDBTimestampTZValue {
-  return new DuckDBTimestampTZValue(BigInt(Math.round(ms * 1000)));
-}
-
 function appendNullableVarchar(appender: DuckDBAppender, value: string | null): void {
   if (value === null) appender.appendNull();
   else appender.appendVarchar(value);
@@ -428,8 +424,4 @@ function nullableString(value: DuckDBValue | undefined): string | null {
 
 function nullableNumber(value: DuckDBValue | undefined): number | null {
   return value === null || value === undefined ? null : Number(value);
-}
-
-function listOf(ids: readonly number[]): DuckDBValue {
-  return `[${ids.map((id) => Math.floor(id)).join(',')}]`;
 }
