@@ -4,7 +4,7 @@ import {
   BIGINT,
   DuckDBDataChunk,
   DuckDBInstance,
-  DuckDBTimestampTZValue,
+  type DuckDBTimestampTZValue,
   TIMESTAMPTZ,
   VARCHAR,
   type DuckDBAppender,
