@@ -79,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     dedupe: deps.dedupe,
     adminToken: deps.adminToken,
     startedAt: Date.now(),
+    identity: deps.identity,
   });
   await app.register(async (scope) => {
     // The profile routes sit behind the same bearer token as the rest of /api.

@@ -102,6 +102,8 @@ test('phone, laptop, sign-up, shop and CRM become one profile, with its history'
   ]);
 
   const found = await cible.admin<Profile>('/api/profiles?identifier=email:JANE.DOE@gmail.com');
+  // Six events from four origin profiles (phone, laptop, till, CRM): one person.
+  assert.equal((await cible.admin<{ profiles: number }>('/api/stats')).profiles, 1);
   assert.deepEqual(found.identifiers.map((identifier) => `${identifier.type}:${identifier.value}`).sort(), [
     'anonymousId:laptop-cookie',
     'anonymousId:phone-cookie',

@@ -7,6 +7,7 @@ import { CibleError } from '../errors.ts';
 import type { GroupCommitWriter } from '../ingestion/group-commit.ts';
 import type { MessageDedupe } from '../ingestion/message-dedupe.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
+import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { EventRow, QuarantineRecord, Source, Store } from '../store/store.ts';
 import { sendError } from './error-handler.ts';
@@ -19,6 +20,7 @@ export interface AdminApiOptions {
   readonly dedupe: MessageDedupe;
   readonly adminToken: string;
   readonly startedAt: number;
+  readonly identity: IdentityResolver;
 }
 
 const SourceOutput = Type.Object({
@@ -150,6 +152,8 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
       ]);
       return {
         events,
+        profiles: options.identity.graph.personCount,
+        identifiers: options.identity.graph.identifierCount,
         sources: options.sources.list().length,
         quarantine,
         ingest: {

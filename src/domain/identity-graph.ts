@@ -106,7 +106,10 @@ export interface IdentityGraph {
   merge(survivor: number, absorbed: number, evidence: Evidence): MergeRecord | ConflictRecord;
   /** Loads persisted state: call for every profile, identifier, merge, split and shared identifier. */
   load: GraphLoader;
+  /** Origin profiles, merged or not. */
   readonly profileCount: number;
+  /** Profiles that stand for a person now (origin profiles not merged into another). */
+  readonly personCount: number;
   readonly identifierCount: number;
   readonly nextProfileId: number;
 }
@@ -129,6 +132,8 @@ interface Node {
   readonly children: number[];
   /** Identifier keys whose origin is this profile. */
   readonly own: string[];
+  /** How many of `own` are of each type (the per-type limits read this on every attach and merge). */
+  readonly counts: Map<string, number>;
 }
 
 export function createIdentityGraph(
@@ -166,7 +171,7 @@ export function createIdentityGraph(
   };
   const keysOf = (id: number): string[] => members(id).flatMap((member) => node(member).own);
   const countOf = (id: number, type: string): number =>
-    keysOf(id).filter((key) => identifiers.get(key)!.type === type).length;
+    members(id).reduce((sum, member) => sum + (node(member).counts.get(type) ?? 0), 0);
   const splitKey = (a: number, b: number): string => (a < b ? `${a}-${b}` : `${b}-${a}`);
   const isSplit = (a: number, b: number): boolean => {
     if (splits.size === 0) return false;
@@ -182,7 +187,14 @@ export function createIdentityGraph(
     return true;
   };
   const create = (createdAt: number): Node => {
-    const created: Node = { id: nextId++, createdAt, parent: undefined, children: [], own: [] };
+    const created: Node = {
+      id: nextId++,
+      createdAt,
+      parent: undefined,
+      children: [],
+      own: [],
+      counts: new Map(),
+    };
     nodes.set(created.id, created);
     return created;
   };
@@ -190,7 +202,9 @@ export function createIdentityGraph(
     const key = identifierKey(identifier);
     origin.set(key, profile);
     identifiers.set(key, identifier);
-    node(profile).own.push(key);
+    const owner = node(profile);
+    owner.own.push(key);
+    owner.counts.set(identifier.type, (owner.counts.get(identifier.type) ?? 0) + 1);
   };
   /** Joins two profiles: the older one survives. */
   const join = (a: number, b: number): { survivor: number; absorbed: number } => {
@@ -352,6 +366,7 @@ export function createIdentityGraph(
           parent: undefined,
           children: [],
           own: [],
+          counts: new Map(),
         });
         nextId = Math.max(nextId, loaded.id + 1);
       },
@@ -371,6 +386,11 @@ export function createIdentityGraph(
     },
     get profileCount() {
       return nodes.size;
+    },
+    get personCount() {
+      let count = 0;
+      for (const each of nodes.values()) if (each.parent === undefined) count++;
+      return count;
     },
     get identifierCount() {
       return origin.size;
