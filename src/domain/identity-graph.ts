@@ -234,50 +234,54 @@ export function createIdentityGraph(
     return max === undefined || countOf(profile, type) < max;
   };
 
+  /**
+   * The profile an event joins: that of its highest-priority known identifier, or a new one when
+   * that identifier is shared and unknown ones stand before it, or when an unknown identifier that
+   * ranks above it cannot join that profile (a second userId on a family tablet: someone else).
+   */
+  function chooseProfile(
+    ordered: readonly { identifier: Identifier; key: string; shared: boolean; rank: number }[],
+    ownerOf: (key: string) => number | undefined,
+  ): number | undefined {
+    const index = ordered.findIndex(({ key }) => ownerOf(key) !== undefined);
+    const decider = ordered[index];
+    if (decider === undefined) return undefined;
+    const owner = ownerOf(decider.key)!;
+    if (decider.shared) return index === 0 ? owner : undefined;
+    const stranger = ordered
+      .slice(0, index)
+      .some(({ identifier, rank }) => rank < decider.rank && !fitsOne(owner, identifier.type));
+    return stranger ? undefined : owner;
+  }
+
   function resolve(input: readonly Identifier[], evidence: Evidence): Resolution | undefined {
     if (input.length === 0) return undefined;
-    // Shared identifiers last: they link no one, so they must not decide the profile either.
-    const ordered = [...input].sort(
-      (a, b) =>
-        Number(shared.has(identifierKey(a))) - Number(shared.has(identifierKey(b))) || rankOf(a) - rankOf(b),
-    );
+    // Each key once; shared identifiers last: they link no one, so they must not decide the profile either.
+    const ordered = input
+      .map((identifier) => {
+        const key = identifierKey(identifier);
+        return { identifier, key, shared: shared.has(key), rank: rankOf(identifier) };
+      })
+      .sort((a, b) => Number(a.shared) - Number(b.shared) || a.rank - b.rank);
     const createdProfiles: ProfileNode[] = [];
     const attached: { identifier: Identifier; originProfileId: number }[] = [];
     const merges: MergeRecord[] = [];
     const conflicts: ConflictRecord[] = [];
     const newlyShared: Identifier[] = [];
-    const ownerOf = (identifier: Identifier): number | undefined => {
-      const found = origin.get(identifierKey(identifier));
+    const ownerOf = (key: string): number | undefined => {
+      const found = origin.get(key);
       return found === undefined ? undefined : canonical(found);
     };
 
-    // The event joins the profile of its highest-priority known identifier, unless an unknown one
-    // that ranks above it cannot join that profile (a second userId on a shared device): then the
-    // event is someone else, and gets a profile of its own.
-    const firstKnown = ordered.find((identifier) => ownerOf(identifier) !== undefined);
-    let current = firstKnown === undefined ? undefined : ownerOf(firstKnown);
-    if (current !== undefined && firstKnown !== undefined && !shared.has(identifierKey(firstKnown))) {
-      const known = current;
-      const stranger = ordered.some(
-        (identifier) =>
-          rankOf(identifier) < rankOf(firstKnown) &&
-          ownerOf(identifier) === undefined &&
-          !fitsOne(known, identifier.type),
-      );
-      if (stranger) current = undefined;
-    }
-    if (
-      current === undefined ||
-      (firstKnown !== undefined && shared.has(identifierKey(firstKnown)) && ordered[0] !== firstKnown)
-    ) {
+    let current = chooseProfile(ordered, ownerOf);
+    if (current === undefined) {
       const created = create(evidence.at);
       createdProfiles.push({ id: created.id, createdAt: created.createdAt });
       current = created.id;
     }
 
-    for (const identifier of ordered) {
-      const key = identifierKey(identifier);
-      const owner = ownerOf(identifier);
+    for (const { identifier, key } of ordered) {
+      const owner = ownerOf(key);
       if (owner === current) continue;
       if (owner === undefined) {
         if (!fitsOne(current, identifier.type)) {
@@ -309,9 +313,9 @@ export function createIdentityGraph(
 
     // Stored with the origin profile of its highest-priority identifier that ended in this profile.
     const profileId = current;
-    const decisive = ordered.find((identifier) => ownerOf(identifier) === profileId);
+    const decisive = ordered.find(({ key }) => ownerOf(key) === profileId);
     return {
-      originProfileId: decisive === undefined ? profileId : origin.get(identifierKey(decisive))!,
+      originProfileId: decisive === undefined ? profileId : origin.get(decisive.key)!,
       profileId,
       createdProfiles,
       attached,

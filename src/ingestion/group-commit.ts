@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../domain/events.ts';
 import type { IdentityChanges, NewQuarantineRecord, Store } from '../store/store.ts';
+import { emptyIdentityChanges, type PendingIdentityChanges } from './resolve-identity.ts';
 
 /**
  * The single writer of the pipeline. Requests add their events to the open micro-batch and wait;
@@ -46,7 +47,7 @@ interface OpenBatch {
   events: StoredEvent[];
   quarantine: NewQuarantineRecord[];
   replayedQuarantineIds: number[];
-  identity: IdentityChanges | undefined;
+  identity: PendingIdentityChanges | undefined;
   failureHandlers: (() => void)[];
   settled: Promise<void>;
   resolve: () => void;
@@ -156,7 +157,7 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
       if (work.quarantine !== undefined) for (const record of work.quarantine) batch.quarantine.push(record);
       if (work.replayedQuarantineIds !== undefined)
         batch.replayedQuarantineIds.push(...work.replayedQuarantineIds);
-      if (work.identity !== undefined) batch.identity = concatIdentity(batch.identity, work.identity);
+      if (work.identity !== undefined) batch.identity = addIdentity(batch.identity, work.identity);
       batch.failureHandlers.push(work.onFailure ?? noop);
       if (batch.events.length >= options.maxEvents) commitOpen();
       else schedule();
@@ -178,16 +179,18 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
 
 function noop(): void {}
 
-/** The identity changes of two pieces of work, in order. */
-function concatIdentity(left: IdentityChanges | undefined, right: IdentityChanges): IdentityChanges {
-  if (left === undefined) return right;
-  return {
-    profiles: [...left.profiles, ...right.profiles],
-    identifiers: [...left.identifiers, ...right.identifiers],
-    merges: [...left.merges, ...right.merges],
-    undoneMerges: [...left.undoneMerges, ...right.undoneMerges],
-    conflicts: [...left.conflicts, ...right.conflicts],
-    shared: [...left.shared, ...right.shared],
-    traits: [...left.traits, ...right.traits],
-  };
+/** Adds a piece of work's identity changes to the batch's, in order, without copying what is there. */
+function addIdentity(
+  target: PendingIdentityChanges | undefined,
+  more: IdentityChanges,
+): PendingIdentityChanges {
+  const into = target ?? emptyIdentityChanges();
+  for (const row of more.profiles) into.profiles.push(row);
+  for (const row of more.identifiers) into.identifiers.push(row);
+  for (const row of more.merges) into.merges.push(row);
+  for (const row of more.undoneMerges) into.undoneMerges.push(row);
+  for (const row of more.conflicts) into.conflicts.push(row);
+  for (const row of more.shared) into.shared.push(row);
+  for (const row of more.traits) into.traits.push(row);
+  return into;
 }

@@ -2,19 +2,11 @@ import type { StoredEvent } from '../domain/events.ts';
 import { identifiersOf, type Identifier, type IdentifierRules } from '../domain/identifiers.ts';
 import type { Evidence, IdentityGraph, Resolution } from '../domain/identity-graph.ts';
 import { firstTouchObservations, traitObservations, type TraitValue } from '../domain/traits.ts';
-import type { IdentityChanges, MergeRow } from '../store/store.ts';
+import type { IdentityChanges } from '../store/store.ts';
 import type { ValidEvent } from './validate-event.ts';
 
 /** The identity changes of one request, filled as its events resolve. */
-export interface PendingIdentityChanges {
-  profiles: { id: number; createdAt: number }[];
-  identifiers: IdentityChanges['identifiers'][number][];
-  merges: MergeRow[];
-  undoneMerges: { id: number; at: number }[];
-  conflicts: IdentityChanges['conflicts'][number][];
-  shared: IdentityChanges['shared'][number][];
-  traits: IdentityChanges['traits'][number][];
-}
+export type PendingIdentityChanges = { -readonly [K in keyof IdentityChanges]: IdentityChanges[K][number][] };
 
 export function emptyIdentityChanges(): PendingIdentityChanges {
   return {
