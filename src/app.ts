@@ -63,6 +63,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
   });
 
+  // What was acknowledged can be read back: admin requests wait until the store holds it
+  // (usually already so; during a store pause, up to a second).
+  app.addHook('preHandler', async (request) => {
+    if (request.url.startsWith('/api/')) await deps.writer.caughtUp();
+  });
+
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
   app.get('/api/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 

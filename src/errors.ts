@@ -63,6 +63,10 @@ export const errorCatalogue = {
     status: 503,
     hint: 'The store could not commit; nothing from this request was kept. Retry; check disk space and the server log.',
   },
+  CIBLE_ERR_STORE_BEHIND: {
+    status: 503,
+    hint: 'Acknowledged events are safe in the ingest log but the store has not loaded them yet. Retry in a few seconds; check the server log.',
+  },
   CIBLE_ERR_AUTH_MISSING_TOKEN: {
     status: 401,
     hint: 'Send "Authorization: Bearer <admin token>" (printed at first start, stored in <data dir>/admin-token).',

@@ -13,6 +13,7 @@ import { createIngestPipeline } from './ingestion/pipeline.ts';
 import { createIdentityResolver } from './ingestion/resolve-identity.ts';
 import { createSourceRegistry } from './sources/source-registry.ts';
 import { createDuckdbStore } from './store/duckdb/duckdb-store.ts';
+import { openFileLog } from './store/ingest-log.ts';
 
 export interface RunningCible {
   readonly app: FastifyInstance;
@@ -37,6 +38,20 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     memoryLimit: config.store.memoryLimit,
     threads: config.store.threads,
   });
+  // Batches acknowledged before a crash that the store does not hold yet are in the ingest log.
+  const appliedLogSeq = await store.appliedLogSeq();
+  const log = await openFileLog({ dir: join(config.dataDir, 'ingest-log'), after: appliedLogSeq });
+  const recoveryStarted = performance.now();
+  const recovered = await log.replay(appliedLogSeq, (seq, batch) =>
+    store.writeBatch({ ...batch, logSeq: seq }),
+  );
+  if (recovered > 0) {
+    print(
+      `Loaded ${recovered} acknowledged batches from the ingest log into the store` +
+        ` (${Math.round(performance.now() - recoveryStarted)} ms)`,
+    );
+  }
+  await log.release(await store.appliedLogSeq());
   const now = (): number => Date.now();
   const sources = await createSourceRegistry(store, now);
 
@@ -60,9 +75,15 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
 
   const writer = createGroupCommitWriter({
     store,
+    log,
     maxEvents: config.ingest.commitMaxEvents,
     maxDelayMs: config.ingest.commitMaxDelayMs,
     onCommitError: (error) => app.log.error({ err: error }, 'commit failed'),
+    onStoreError: (error, retryMs) =>
+      app.log.error(
+        { err: error },
+        `writing committed events to the store failed; retrying in ${retryMs} ms`,
+      ),
   });
   // The identity graph lives in memory, rebuilt from the store at start (and after a failed commit).
   const loadGraph = async (): Promise<{
@@ -99,6 +120,8 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     now,
     identity,
     reloadIdentity: async () => {
+      // The store must first hold every batch committed before the failed one.
+      await writer.caughtUp();
       const reloaded = await loadGraph();
       identity.replace(reloaded.graph, reloaded.lastMergeId, reloaded.activeMerges);
     },
@@ -131,6 +154,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
         clearInterval(expiry);
         await app.close();
         await writer.drain();
+        await log.close();
         await store.close();
       })();
       return stopping;

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StoredEvent } from '../domain/events.ts';
 import type { NewQuarantineRecord, WriteBatch } from '../store/store.ts';
+import { createMemoryLog, type IngestLog } from '../store/ingest-log.ts';
 import { createGroupCommitWriter } from './group-commit.ts';
 
 function storedEvent(messageId: string): StoredEvent {
@@ -48,6 +49,31 @@ interface PendingCall {
   readonly batch: WriteBatch;
   resolve(): void;
   reject(error: unknown): void;
+}
+
+/** An ingest log whose appends stay open until the test settles them; the store writes at once. */
+function controlledLog() {
+  const calls: PendingCall[] = [];
+  const stored: WriteBatch[] = [];
+  let seq = 0;
+  const log: IngestLog = {
+    ...createMemoryLog(),
+    append(batch) {
+      return new Promise<number>((resolve, reject) => {
+        calls.push({ batch, resolve: () => resolve(++seq), reject });
+      });
+    },
+  };
+  return {
+    calls,
+    stored,
+    log,
+    store: {
+      async writeBatch(batch: WriteBatch): Promise<void> {
+        stored.push(batch);
+      },
+    },
+  };
 }
 
 /** A store whose writeBatch calls stay open until the test settles them. */
@@ -112,8 +138,8 @@ async function until(condition: () => boolean, timeoutMs = 2000): Promise<void> 
 
 describe('createGroupCommitWriter', () => {
   it('commits requests enqueued close together in one writeBatch and answers them only after it resolves', async () => {
-    const { calls, store } = controlledStore();
-    const writer = createGroupCommitWriter({ store, maxEvents: 100, maxDelayMs: 5 });
+    const { calls, store, log } = controlledLog();
+    const writer = createGroupCommitWriter({ store, log, maxEvents: 100, maxDelayMs: 5 });
 
     const first = watch(writer.enqueue({ events: [storedEvent('a1'), storedEvent('a2')] }));
     const second = watch(
@@ -146,8 +172,8 @@ describe('createGroupCommitWriter', () => {
   });
 
   it('commits a batch that reaches maxEvents without waiting for the delay', async () => {
-    const { calls, store } = controlledStore();
-    const writer = createGroupCommitWriter({ store, maxEvents: 3, maxDelayMs: 60_000 });
+    const { calls, store, log } = controlledLog();
+    const writer = createGroupCommitWriter({ store, log, maxEvents: 3, maxDelayMs: 60_000 });
 
     const first = writer.enqueue({ events: [storedEvent('e1'), storedEvent('e2')] });
     assert.equal(calls.length, 0);
@@ -163,8 +189,8 @@ describe('createGroupCommitWriter', () => {
   });
 
   it('fills the next batch while a commit is in flight and commits it right after', async () => {
-    const { calls, store } = controlledStore();
-    const writer = createGroupCommitWriter({ store, maxEvents: 2, maxDelayMs: 60_000 });
+    const { calls, store, log } = controlledLog();
+    const writer = createGroupCommitWriter({ store, log, maxEvents: 2, maxDelayMs: 60_000 });
 
     const first = watch(writer.enqueue({ events: [storedEvent('a1'), storedEvent('a2')] }));
     assert.equal(calls.length, 1, 'first batch in flight');
@@ -194,8 +220,8 @@ describe('createGroupCommitWriter', () => {
   });
 
   it('counts open and in-flight events in pendingEvents', async () => {
-    const { calls, store } = controlledStore();
-    const writer = createGroupCommitWriter({ store, maxEvents: 1000, maxDelayMs: 5 });
+    const { calls, store, log } = controlledLog();
+    const writer = createGroupCommitWriter({ store, log, maxEvents: 1000, maxDelayMs: 5 });
     assert.equal(writer.pendingEvents, 0);
 
     const first = writer.enqueue({ events: [storedEvent('a1'), storedEvent('a2'), storedEvent('a3')] });
@@ -217,23 +243,30 @@ describe('createGroupCommitWriter', () => {
   });
 
   it('rejects the waiters, runs the onFailure handlers and fails the batch that filled meanwhile when writeBatch rejects', async () => {
-    const { calls, store } = controlledStore();
+    const { calls, store, log } = controlledLog();
     const commitErrors: unknown[] = [];
     const writer = createGroupCommitWriter({
       store,
+      log,
       maxEvents: 1000,
       maxDelayMs: 5,
       onCommitError: (error) => commitErrors.push(error),
     });
-    const log: string[] = [];
+    const handled: string[] = [];
 
-    const inFlight = writer.enqueue({ events: [storedEvent('a1')], onFailure: () => log.push('failure a') });
+    const inFlight = writer.enqueue({
+      events: [storedEvent('a1')],
+      onFailure: () => handled.push('failure a'),
+    });
     const inFlightToo = writer.enqueue({
       events: [storedEvent('a2')],
-      onFailure: () => log.push('failure a2'),
+      onFailure: () => handled.push('failure a2'),
     });
     await until(() => calls.length === 1);
-    const meanwhile = writer.enqueue({ events: [storedEvent('b1')], onFailure: () => log.push('failure b') });
+    const meanwhile = writer.enqueue({
+      events: [storedEvent('b1')],
+      onFailure: () => handled.push('failure b'),
+    });
     assert.equal(writer.pendingEvents, 3);
 
     const boom = new Error('disk full');
@@ -243,7 +276,7 @@ describe('createGroupCommitWriter', () => {
       await assert.rejects(promise, (error: unknown) => {
         assert.equal(error, boom, `${name} rejects with the store's error`);
         assert.deepEqual(
-          [...log].sort(),
+          [...handled].sort(),
           ['failure a', 'failure a2', 'failure b'],
           `every onFailure handler ran before ${name} heard of the failure`,
         );
@@ -254,7 +287,7 @@ describe('createGroupCommitWriter', () => {
     await handlersRunBeforeWaiter(inFlightToo, 'the second in-flight waiter');
     await handlersRunBeforeWaiter(meanwhile, 'the waiter of the batch that filled meanwhile');
 
-    assert.equal(log.length, 3, 'each handler runs once');
+    assert.equal(handled.length, 3, 'each handler runs once');
     assert.deepEqual(commitErrors, [boom]);
     assert.equal(writer.stats.failedCommits, 1);
     assert.equal(writer.stats.commits, 0);
@@ -278,7 +311,12 @@ describe('createGroupCommitWriter', () => {
 
   it('drain() commits what is open and waits for it', async () => {
     const { batches, store } = recordingStore();
-    const writer = createGroupCommitWriter({ store, maxEvents: 1000, maxDelayMs: 60_000 });
+    const writer = createGroupCommitWriter({
+      store,
+      log: createMemoryLog(),
+      maxEvents: 1000,
+      maxDelayMs: 60_000,
+    });
 
     const waiter = watch(
       writer.enqueue({ events: [storedEvent('d1'), storedEvent('d2')], replayedQuarantineIds: [7] }),
@@ -300,8 +338,8 @@ describe('createGroupCommitWriter', () => {
   });
 
   it('drain() waits for the commit in flight and then commits the batch that filled meanwhile', async () => {
-    const { calls, store } = controlledStore();
-    const writer = createGroupCommitWriter({ store, maxEvents: 1, maxDelayMs: 60_000 });
+    const { calls, store, log } = controlledLog();
+    const writer = createGroupCommitWriter({ store, log, maxEvents: 1, maxDelayMs: 60_000 });
 
     const first = watch(writer.enqueue({ events: [storedEvent('x1')] }));
     assert.equal(calls.length, 1);
@@ -329,12 +367,15 @@ describe('createGroupCommitWriter', () => {
 
   it('keeps stats across successful and failed commits', async () => {
     let fail = false;
-    const written: WriteBatch[] = [];
+    const { batches, store } = recordingStore();
+    const memory = createMemoryLog();
     const writer = createGroupCommitWriter({
-      store: {
-        async writeBatch(batch) {
-          if (fail) throw new Error('store down');
-          written.push(batch);
+      store,
+      log: {
+        ...memory,
+        async append(batch) {
+          if (fail) throw new Error('disk full');
+          return memory.append(batch);
         },
       },
       maxEvents: 1000,
@@ -347,16 +388,97 @@ describe('createGroupCommitWriter', () => {
       quarantine: [quarantineRecord('q1'), quarantineRecord('q2')],
     });
     fail = true;
-    await assert.rejects(writer.enqueue({ events: [storedEvent('s4'), storedEvent('s5')] }), /store down/);
+    await assert.rejects(writer.enqueue({ events: [storedEvent('s4'), storedEvent('s5')] }), /disk full/);
     fail = false;
     await writer.enqueue({ events: [storedEvent('s6')] });
+    await writer.caughtUp();
 
-    assert.equal(written.length, 3);
+    assert.deepEqual(
+      batches.flatMap(ids),
+      ['s1', 's2', 's3', 's6'],
+      'the failed batch never reaches the store',
+    );
     assert.equal(writer.stats.commits, 3);
     assert.equal(writer.stats.committedEvents, 4);
     assert.equal(writer.stats.committedQuarantine, 2);
     assert.equal(writer.stats.failedCommits, 1);
     assert.equal(writer.stats.lastBatchEvents, 1);
+    assert.equal(writer.stats.storedEvents, 4);
     assert.ok(writer.stats.lastCommitMs >= 0);
+  });
+
+  it('acknowledges once the log holds a batch, without waiting for the store', async () => {
+    const { calls, store } = controlledStore();
+    const writer = createGroupCommitWriter({ store, log: createMemoryLog(), maxEvents: 1000, maxDelayMs: 1 });
+
+    await writer.enqueue({ events: [storedEvent('a1'), storedEvent('a2')] });
+    assert.equal(calls.length, 1, 'the store is being written');
+    assert.equal(writer.pendingEvents, 2, 'events are pending until the store holds them');
+    assert.equal(calls[0]?.batch.logSeq, 1, 'the store records the log position');
+
+    const caughtUp = watch(writer.caughtUp());
+    await sleep(5);
+    assert.equal(caughtUp.settled, false, 'a read waits until the store holds what was acknowledged');
+    calls[0]?.resolve();
+    await caughtUp.done;
+    assert.equal(caughtUp.error, undefined);
+    assert.equal(writer.pendingEvents, 0);
+    assert.equal(writer.stats.storedEvents, 2);
+  });
+
+  it('writes the batches committed while the store was busy in one store write, in order', async () => {
+    const { calls, store } = controlledStore();
+    const writer = createGroupCommitWriter({ store, log: createMemoryLog(), maxEvents: 3, maxDelayMs: 1 });
+
+    await writer.enqueue({ events: [storedEvent('a1')] });
+    assert.equal(calls.length, 1);
+    await writer.enqueue({ events: [storedEvent('b1')], replayedQuarantineIds: [4] });
+    await writer.enqueue({ events: [storedEvent('c1'), storedEvent('c2')] });
+    await writer.enqueue({ events: [storedEvent('d1')] });
+    assert.equal(writer.pendingEvents, 5);
+
+    calls[0]?.resolve();
+    await until(() => calls.length === 2);
+    assert.deepEqual(ids(calls[1]?.batch), ['b1', 'c1', 'c2'], 'as many as maxEvents allows');
+    assert.deepEqual(calls[1]?.batch.replayedQuarantineIds, [4]);
+    assert.equal(calls[1]?.batch.logSeq, 3, 'recorded at the last batch it holds');
+    calls[1]?.resolve();
+    await until(() => calls.length === 3);
+    assert.deepEqual(ids(calls[2]?.batch), ['d1']);
+    assert.equal(calls[2]?.batch.logSeq, 4);
+    calls[2]?.resolve();
+    await writer.drain();
+    assert.equal(writer.pendingEvents, 0);
+  });
+
+  it('tries a failed store write again until it succeeds, and tells why', async () => {
+    const { calls, store } = controlledStore();
+    const storeErrors: unknown[] = [];
+    const writer = createGroupCommitWriter({
+      store,
+      log: createMemoryLog(),
+      maxEvents: 1000,
+      maxDelayMs: 1,
+      onStoreError: (error) => storeErrors.push(error),
+    });
+
+    await writer.enqueue({ events: [storedEvent('r1')] });
+    calls[0]?.reject(new Error('store busy'));
+    await until(() => calls.length === 2, 3000);
+    assert.deepEqual(ids(calls[1]?.batch), ['r1'], 'the same batch again');
+    assert.equal(storeErrors.length, 1);
+    assert.equal(writer.stats.failedStoreWrites, 1);
+    calls[1]?.resolve();
+    await writer.caughtUp();
+    assert.equal(writer.stats.storedEvents, 1);
+  });
+
+  it('caughtUp() gives up with CIBLE_ERR_STORE_BEHIND while the store stays behind', async () => {
+    const { calls, store } = controlledStore();
+    const writer = createGroupCommitWriter({ store, log: createMemoryLog(), maxEvents: 1000, maxDelayMs: 1 });
+    await writer.enqueue({ events: [storedEvent('z1')] });
+    await assert.rejects(writer.caughtUp(20), { code: 'CIBLE_ERR_STORE_BEHIND' });
+    calls[0]?.resolve();
+    await writer.caughtUp(1000);
   });
 });

@@ -1,20 +1,31 @@
 import type { StoredEvent } from '../domain/events.ts';
-import type { IdentityChanges, NewQuarantineRecord, Store } from '../store/store.ts';
+import { CibleError } from '../errors.ts';
+import type { IngestLog } from '../store/ingest-log.ts';
+import type { IdentityChanges, NewQuarantineRecord, Store, WriteBatch } from '../store/store.ts';
 import { emptyIdentityChanges, type PendingIdentityChanges } from './resolve-identity.ts';
 
 /**
  * The single writer of the pipeline. Requests add their events to the open micro-batch and wait;
- * the batch is committed in one transaction and every request in it is answered only then
- * (group commit). While one batch commits, the next one fills, so commits follow each other as
- * fast as the store allows and each holds whatever arrived meanwhile.
+ * the batch is appended to the ingest log and synced, and every request in it is answered only
+ * then (group commit). While one batch commits, the next one fills, so commits follow each other
+ * as fast as the disk allows and each holds whatever arrived meanwhile.
+ *
+ * Behind the log, the batches are written to the store in order, several at once when the store
+ * falls behind (a DuckDB checkpoint holds writes for about half a second). A batch the store fails
+ * to write is tried again: it is acknowledged and in the log, so it must get there.
  */
 export interface GroupCommitWriter {
-  /** Adds to the open batch; resolves when that batch is committed, rejects if it failed. */
+  /** Adds to the open batch; resolves when that batch is durable, rejects if it failed. */
   enqueue(work: BatchWork): Promise<void>;
-  /** Events accepted but not yet committed. */
+  /** Events accepted but not yet in the store. */
   readonly pendingEvents: number;
   readonly stats: WriterStats;
-  /** Commits what is open and waits for every commit in flight. */
+  /**
+   * Resolves once the store holds every batch committed before the call, so that a read sees
+   * what was acknowledged; rejects after `timeoutMs` if the store is still behind.
+   */
+  caughtUp(timeoutMs?: number): Promise<void>;
+  /** Commits what is open, and waits until the store holds every committed batch. */
   drain(): Promise<void>;
 }
 
@@ -28,19 +39,29 @@ export interface BatchWork {
 }
 
 export interface WriterStats {
+  /** Events durable in the log (acknowledged). */
   committedEvents: number;
   committedQuarantine: number;
   commits: number;
   failedCommits: number;
   lastCommitMs: number;
   lastBatchEvents: number;
+  /** Events written to the store. */
+  storedEvents: number;
+  storeWrites: number;
+  failedStoreWrites: number;
+  lastStoreWriteMs: number;
+  lastStoreWriteEvents: number;
 }
 
 export interface GroupCommitOptions {
   readonly store: Pick<Store, 'writeBatch'>;
+  readonly log: IngestLog;
   readonly maxEvents: number;
   readonly maxDelayMs: number;
   readonly onCommitError?: (error: unknown) => void;
+  /** A store write failed; it is tried again after `retryMs`. */
+  readonly onStoreError?: (error: unknown, retryMs: number) => void;
 }
 
 interface OpenBatch {
@@ -54,6 +75,20 @@ interface OpenBatch {
   reject: (error: unknown) => void;
 }
 
+/** A committed batch on its way to the store. */
+interface LoggedBatch {
+  readonly seq: number;
+  readonly batch: WriteBatch;
+}
+
+interface CatchUpWaiter {
+  readonly seq: number;
+  readonly resolve: () => void;
+}
+
+const defaultCatchUpTimeoutMs = 10_000;
+const maxRetryMs = 30_000;
+
 export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommitWriter {
   const stats: WriterStats = {
     committedEvents: 0,
@@ -62,11 +97,23 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
     failedCommits: 0,
     lastCommitMs: 0,
     lastBatchEvents: 0,
+    storedEvents: 0,
+    storeWrites: 0,
+    failedStoreWrites: 0,
+    lastStoreWriteMs: 0,
+    lastStoreWriteEvents: 0,
   };
   let open = newBatch();
   let inFlight: OpenBatch | undefined;
   let inFlightEvents = 0;
   let timer: NodeJS.Timeout | undefined;
+
+  const toStore: LoggedBatch[] = [];
+  let toStoreEvents = 0;
+  let storing = false;
+  let committedSeq = 0;
+  let storedSeq = 0;
+  let catchUpWaiters: CatchUpWaiter[] = [];
 
   function newBatch(): OpenBatch {
     let resolve!: () => void;
@@ -113,20 +160,26 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
     inFlight = batch;
     inFlightEvents = batch.events.length;
     const started = performance.now();
-    options.store
-      .writeBatch({
-        events: batch.events,
-        quarantine: batch.quarantine,
-        replayedQuarantineIds: batch.replayedQuarantineIds,
-        ...(batch.identity === undefined ? {} : { identity: batch.identity }),
-      })
+    const write: WriteBatch = {
+      events: batch.events,
+      quarantine: batch.quarantine,
+      replayedQuarantineIds: batch.replayedQuarantineIds,
+      ...(batch.identity === undefined ? {} : { identity: batch.identity }),
+    };
+    options.log
+      .append(write)
       .then(
-        () => {
+        (seq) => {
           stats.commits++;
           stats.committedEvents += batch.events.length;
           stats.committedQuarantine += batch.quarantine.length;
           stats.lastCommitMs = performance.now() - started;
           stats.lastBatchEvents = batch.events.length;
+          committedSeq = seq;
+          inFlightEvents = 0;
+          toStore.push({ seq, batch: write });
+          toStoreEvents += batch.events.length;
+          void storeNext();
           batch.resolve();
         },
         (error: unknown) => {
@@ -150,6 +203,57 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
       });
   }
 
+  /** Writes the committed batches to the store, in order, as many at once as `maxEvents` allows. */
+  async function storeNext(): Promise<void> {
+    if (storing) return;
+    storing = true;
+    let retryMs = 100;
+    try {
+      while (toStore.length > 0) {
+        const taken = takeForStore();
+        const combined = combine(taken);
+        const started = performance.now();
+        try {
+          await options.store.writeBatch(combined);
+        } catch (error) {
+          stats.failedStoreWrites++;
+          options.onStoreError?.(error, retryMs);
+          await new Promise((resolve) => setTimeout(resolve, retryMs));
+          retryMs = Math.min(retryMs * 2, maxRetryMs);
+          continue;
+        }
+        retryMs = 100;
+        toStore.splice(0, taken.length);
+        toStoreEvents -= combined.events.length;
+        stats.storeWrites++;
+        stats.storedEvents += combined.events.length;
+        stats.lastStoreWriteMs = performance.now() - started;
+        stats.lastStoreWriteEvents = combined.events.length;
+        storedSeq = combined.logSeq ?? storedSeq;
+        const waiting = catchUpWaiters;
+        catchUpWaiters = [];
+        for (const waiter of waiting) {
+          if (waiter.seq <= storedSeq) waiter.resolve();
+          else catchUpWaiters.push(waiter);
+        }
+        options.log.release(storedSeq).catch((error: unknown) => options.onStoreError?.(error, 0));
+      }
+    } finally {
+      storing = false;
+    }
+  }
+
+  function takeForStore(): LoggedBatch[] {
+    const taken: LoggedBatch[] = [];
+    let events = 0;
+    for (const logged of toStore) {
+      if (taken.length > 0 && events + logged.batch.events.length > options.maxEvents) break;
+      taken.push(logged);
+      events += logged.batch.events.length;
+    }
+    return taken;
+  }
+
   return {
     enqueue(work) {
       const batch = open;
@@ -164,16 +268,64 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
       return batch.settled;
     },
     get pendingEvents() {
-      return open.events.length + inFlightEvents;
+      return open.events.length + inFlightEvents + toStoreEvents;
     },
     stats,
+    caughtUp(timeoutMs = defaultCatchUpTimeoutMs) {
+      const seq = committedSeq;
+      if (storedSeq >= seq) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const timeout = setTimeout(() => {
+          catchUpWaiters = catchUpWaiters.filter((waiter) => waiter !== entry);
+          reject(
+            new CibleError(
+              'CIBLE_ERR_STORE_BEHIND',
+              `The store still lacks ${toStoreEvents} acknowledged events after ${timeoutMs} ms.`,
+            ),
+          );
+        }, timeoutMs);
+        const entry: CatchUpWaiter = {
+          seq,
+          resolve: () => {
+            clearTimeout(timeout);
+            resolve();
+          },
+        };
+        catchUpWaiters.push(entry);
+      });
+    },
     async drain() {
       while (inFlight !== undefined || !isEmpty(open)) {
         const waitFor = inFlight ?? open;
         commitOpen();
         await waitFor.settled.catch(() => undefined);
       }
+      while (storedSeq < committedSeq) {
+        await new Promise<void>((resolve) => catchUpWaiters.push({ seq: committedSeq, resolve }));
+      }
     },
+  };
+}
+
+/** Several committed batches as one store write, recorded at the last one's position. */
+function combine(taken: readonly LoggedBatch[]): WriteBatch {
+  if (taken.length === 1) return { ...taken[0]!.batch, logSeq: taken[0]!.seq };
+  const events: StoredEvent[] = [];
+  const quarantine: NewQuarantineRecord[] = [];
+  const replayedQuarantineIds: number[] = [];
+  let identity: PendingIdentityChanges | undefined;
+  for (const { batch } of taken) {
+    for (const event of batch.events) events.push(event);
+    for (const record of batch.quarantine) quarantine.push(record);
+    for (const id of batch.replayedQuarantineIds) replayedQuarantineIds.push(id);
+    if (batch.identity !== undefined) identity = addIdentity(identity, batch.identity);
+  }
+  return {
+    events,
+    quarantine,
+    replayedQuarantineIds,
+    ...(identity === undefined ? {} : { identity }),
+    logSeq: taken[taken.length - 1]!.seq,
   };
 }
 

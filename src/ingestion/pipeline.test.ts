@@ -5,6 +5,7 @@ import { loadConfig, type IngestConfig } from '../config/config.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { NewQuarantineRecord, QuarantineRecord, Source, WriteBatch } from '../store/store.ts';
+import { createMemoryLog } from '../store/ingest-log.ts';
 import { createGroupCommitWriter } from './group-commit.ts';
 import { createMessageDedupe } from './message-dedupe.ts';
 import { createIngestPipeline, type TrackingOutcome, type TrackingRequest } from './pipeline.ts';
@@ -49,13 +50,13 @@ function fakeSources(initial: readonly Source[]): SourceRegistry {
 interface Harness {
   readonly pipeline: ReturnType<typeof createIngestPipeline>;
   readonly writer: ReturnType<typeof createGroupCommitWriter>;
-  /** Batches the store committed. */
+  /** Batches committed (durable in the ingest log). */
   readonly batches: WriteBatch[];
-  /** Every writeBatch call, committed or not. */
+  /** Every commit attempt, committed or not. */
   readonly attempts: WriteBatch[];
   readonly store: {
     fail: boolean;
-    /** While set, writeBatch waits for it before committing. */
+    /** While set, commits wait for it. */
     hold: Promise<void> | undefined;
   };
   events(): StoredEvent[];
@@ -67,15 +68,19 @@ function setup(limits: Partial<IngestConfig> = {}): Harness {
   const attempts: WriteBatch[] = [];
   const control: Harness['store'] = { fail: false, hold: undefined };
   const ingest: IngestConfig = { ...defaultLimits, ...limits };
+  const memory = createMemoryLog();
   const writer = createGroupCommitWriter({
-    store: {
-      async writeBatch(batch) {
+    log: {
+      ...memory,
+      async append(batch) {
         attempts.push(batch);
         if (control.hold !== undefined) await control.hold;
-        if (control.fail) throw new Error('IO Error: could not write to the database file');
+        if (control.fail) throw new Error('EIO: i/o error, write');
         batches.push(batch);
+        return memory.append(batch);
       },
     },
+    store: { writeBatch: async () => undefined },
     maxEvents: ingest.commitMaxEvents,
     maxDelayMs: ingest.commitMaxDelayMs,
   });

@@ -100,6 +100,23 @@ export function storeContract(
       assert.deepEqual(await store.countQuarantine(), { pending: 1, replayed: 0 });
     });
 
+    test('records the ingest-log position of the last batch written with it', async () => {
+      const before = await store.appliedLogSeq();
+      await store.writeBatch({
+        events: [event({ messageId: 'logged-1' })],
+        quarantine: [],
+        replayedQuarantineIds: [],
+        logSeq: before + 3,
+      });
+      assert.equal(await store.appliedLogSeq(), before + 3);
+      await store.writeBatch({
+        events: [event({ messageId: 'unlogged' })],
+        quarantine: [],
+        replayedQuarantineIds: [],
+      });
+      assert.equal(await store.appliedLogSeq(), before + 3, 'a batch without a position leaves it');
+    });
+
     test('any text survives the round trip: NUL, emoji, accents, lone surrogates, long strings', async () => {
       const awkward = ['nul\u0000byte', 'émoji 🎉 façade', 'lone \ud800 surrogate', 'x'.repeat(100_000), ''];
       const events = awkward.map((text, i) =>

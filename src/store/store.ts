@@ -11,6 +11,8 @@ export interface Store {
    * records it replays. Resolves only once the batch is durable (committed).
    */
   writeBatch(batch: WriteBatch): Promise<void>;
+  /** The sequence number of the last ingest-log batch written (`WriteBatch.logSeq`); 0 if none. */
+  appliedLogSeq(): Promise<number>;
 
   createSource(source: Source): Promise<void>;
   listSources(): Promise<Source[]>;
@@ -57,6 +59,8 @@ export interface WriteBatch {
   readonly replayedQuarantineIds: readonly number[];
   /** What resolving the batch's events did to the identity graph, committed with them. */
   readonly identity?: IdentityChanges;
+  /** The batch's position in the ingest log (src/store/ingest-log.ts), recorded with it. */
+  readonly logSeq?: number;
 }
 
 /** Changes to the identity graph (src/domain/identity-graph.ts), as rows. */

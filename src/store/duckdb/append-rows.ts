@@ -13,11 +13,11 @@ import {
 export async function appendRows(
   connection: DuckDBConnection,
   table: string,
-  fill: (appender: DuckDBAppender) => void,
+  fill: (appender: DuckDBAppender) => void | Promise<void>,
 ): Promise<void> {
   const appender = await connection.createAppender(table);
   try {
-    fill(appender);
+    await fill(appender);
     appender.flushSync();
   } catch (error) {
     appender.clear();

@@ -89,8 +89,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     try {
       await writer.run('BEGIN TRANSACTION');
       if (batch.events.length > 0) {
-        await appendRows(writer, 'events', (appender) => {
-          nextSeq = appendEvents(appender, batch.events, nextSeq);
+        await appendRows(writer, 'events', async (appender) => {
+          nextSeq = await appendEvents(appender, batch.events, nextSeq);
         });
       }
       if (batch.quarantine.length > 0) {
@@ -122,6 +122,9 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
           [idList(batch.replayedQuarantineIds)],
         );
       }
+      if (batch.logSeq !== undefined) {
+        await writer.run('UPDATE ingest_log SET applied_seq = ?', [batch.logSeq]);
+      }
       await writer.run('COMMIT');
     } catch (error) {
       nextSeq = firstSeq;
@@ -140,6 +143,11 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
 
   return {
     writeBatch,
+
+    async appliedLogSeq() {
+      const [row] = (await reader.runAndReadAll('SELECT max(applied_seq) FROM ingest_log')).getRows();
+      return Number(row?.[0] ?? 0);
+    },
 
     async createSource(source) {
       await reader.run('INSERT INTO sources (id, name, write_key, created_at) VALUES (?, ?, ?, ?)', [
@@ -364,9 +372,16 @@ const chunkRows = 2048;
  * Appends the events a data chunk at a time, column by column. Row by row, the appender costs a
  * native call per value, and a DuckDB value object per timestamp; a chunk costs a native call per
  * string, writes numbers, timestamps and NULLs into typed arrays, and hands DuckDB 2,048 rows at once.
+ * Between chunks it lets the event loop run: a large batch would otherwise hold every request
+ * waiting behind it for tens of milliseconds.
  */
-function appendEvents(appender: DuckDBAppender, events: readonly StoredEvent[], firstSeq: number): number {
+async function appendEvents(
+  appender: DuckDBAppender,
+  events: readonly StoredEvent[],
+  firstSeq: number,
+): Promise<number> {
   for (let offset = 0; offset < events.length; offset += chunkRows) {
+    if (offset > 0) await new Promise((resolve) => setImmediate(resolve));
     const rows = Math.min(chunkRows, events.length - offset);
     const chunk = DuckDBDataChunk.create(eventColumnTypes, rows);
     eventColumns.forEach((column, index) => {

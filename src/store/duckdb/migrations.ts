@@ -114,4 +114,13 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 5,
+    name: 'ingest log position',
+    statements: [
+      // The last ingest-log batch the store holds: batches after it are loaded again at start.
+      `CREATE TABLE ingest_log (applied_seq BIGINT NOT NULL)`,
+      `INSERT INTO ingest_log VALUES (0)`,
+    ],
+  },
 ];
