@@ -96,6 +96,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       identity: deps.identity,
       identifierRules: deps.identifierRules,
       traitRules: deps.traitRules,
+      sources: deps.sources,
     });
   });
   return app;

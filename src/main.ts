@@ -4,9 +4,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
-import { defaultIdentifierRules } from './domain/identifiers.ts';
-import { createIdentityGraph, defaultIdentityRules, type IdentityGraph } from './domain/identity-graph.ts';
-import { defaultTraitRules } from './domain/traits.ts';
+import { createIdentityGraph, type IdentityGraph } from './domain/identity-graph.ts';
 import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
@@ -32,6 +30,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   const print = options.print ?? ((line: string) => console.log(line));
   await mkdir(config.dataDir, { recursive: true });
   const adminToken = await resolveAdminToken(config, print);
+  if (config.rulesFile !== null) print(`Identity and trait rules from ${config.rulesFile}`);
 
   const store = await createDuckdbStore({
     dataDir: config.dataDir,
@@ -91,7 +90,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     lastMergeId: number;
     activeMerges: Map<number, number>;
   }> => {
-    const graph = createIdentityGraph(defaultIdentityRules);
+    const graph = createIdentityGraph(config.rules.identity);
     const activeMerges = new Map<number, number>();
     const { lastMergeId } = await store.loadIdentity({
       profile: (id, createdAt) => graph.load.profile({ id, createdAt }),
@@ -110,7 +109,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     graph: loaded.graph,
     lastMergeId: loaded.lastMergeId,
     activeMerges: loaded.activeMerges,
-    identifierRules: defaultIdentifierRules,
+    identifierRules: config.rules.identifiers,
   });
   const pipeline = createIngestPipeline({
     sources,
@@ -135,8 +134,8 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     dedupe,
     adminToken,
     identity,
-    identifierRules: defaultIdentifierRules,
-    traitRules: defaultTraitRules,
+    identifierRules: config.rules.identifiers,
+    traitRules: config.rules.traits,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
 

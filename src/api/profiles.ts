@@ -6,10 +6,11 @@ import {
   parseIdentifierKey,
   type IdentifierRules,
 } from '../domain/identifiers.ts';
-import { mergeTraits, type TraitRules } from '../domain/traits.ts';
+import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
 import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
+import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { Store } from '../store/store.ts';
 import { eventOutput } from './admin.ts';
 import { sendError } from './error-handler.ts';
@@ -20,6 +21,7 @@ export interface ProfilesApiOptions {
   readonly identity: IdentityResolver;
   readonly identifierRules: IdentifierRules;
   readonly traitRules: TraitRules;
+  readonly sources: SourceRegistry;
 }
 
 /** The 360° profile: identifiers, traits with their origin, summary, merge history, timeline. */
@@ -41,7 +43,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
     ]);
     const merged = mergeTraits(
       traits.map((trait) => ({ ...trait, value: JSON.parse(trait.value) as unknown })),
-      options.traitRules,
+      withSourceIds(options.traitRules, options.sources.list()),
     );
     return {
       id: canonical,

@@ -1,6 +1,8 @@
-import { resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CibleError } from '../errors.ts';
+import { defaultRules, loadRulesFile, type Rules } from './rules-file.ts';
 
 /** Every setting Cible reads, validated and frozen. Built once, at the edge, by `loadConfig`. */
 export interface Config {
@@ -15,6 +17,10 @@ export interface Config {
   readonly serverUrl: string;
   readonly ingest: IngestConfig;
   readonly store: StoreConfig;
+  /** Identifier, identity and trait rules: built-in ones, changed by the rules file if there is one. */
+  readonly rules: Rules;
+  /** The rules file read, or null when the built-in rules apply. */
+  readonly rulesFile: string | null;
 }
 
 export interface IngestConfig {
@@ -66,6 +72,8 @@ const defaults = {
   store: { memoryLimit: '256MB', threads: 2 },
 } as const;
 
+export const rulesFileName = 'cible.json';
+
 const logLevels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Options shared by every command; anything after them is the command's own. */
@@ -76,6 +84,7 @@ export const configOptions = {
   'log-level': { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },
+  rules: { type: 'string' },
 } as const;
 
 /**
@@ -107,10 +116,19 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   }
 
   const host = flag('host') ?? env.CIBLE_HOST ?? defaults.host;
+  const dataDir = resolve(cwd, flag('data-dir') ?? env.CIBLE_DATA_DIR ?? defaults.dataDir);
+  // The rules file named by --rules or CIBLE_RULES_FILE, else cible.json in the data dir if present.
+  const namedRules = flag('rules') ?? (env.CIBLE_RULES_FILE?.trim() || undefined);
+  const rulesFile =
+    namedRules !== undefined
+      ? resolve(cwd, namedRules)
+      : existsSync(join(dataDir, rulesFileName))
+        ? join(dataDir, rulesFileName)
+        : null;
   const config: Config = {
     host,
     port,
-    dataDir: resolve(cwd, flag('data-dir') ?? env.CIBLE_DATA_DIR ?? defaults.dataDir),
+    dataDir,
     adminToken,
     logLevel: logLevel as Config['logLevel'],
     trustProxy: env.CIBLE_TRUST_PROXY === 'true',
@@ -154,6 +172,8 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       memoryLimit: env.CIBLE_DUCKDB_MEMORY_LIMIT ?? defaults.store.memoryLimit,
       threads: integer('CIBLE_DUCKDB_THREADS', env.CIBLE_DUCKDB_THREADS, defaults.store.threads, 1, 256),
     },
+    rules: rulesFile === null ? defaultRules : loadRulesFile(rulesFile),
+    rulesFile,
   };
   return deepFreeze(config);
 }

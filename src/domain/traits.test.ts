@@ -5,6 +5,8 @@ import {
   firstTouchObservations,
   mergeTraits,
   preferTrait,
+  withSourceIds,
+  type TraitRules,
   type TraitValue,
 } from './traits.ts';
 
@@ -55,4 +57,17 @@ test('first-touch traits keep the earliest value, wherever it arrives from', () 
   assert.equal(merged.get('firstSource')?.value, 'app');
   assert.equal(merged.get('firstCampaign')?.value, 'winter');
   assert.equal(merged.get('firstReferrer')?.value, 'https://news.example');
+});
+
+test('withSourceIds writes the sources named by name as ids, and leaves ids and unknown names', () => {
+  const rules: TraitRules = {
+    ...defaultTraitRules,
+    sourcePriority: { address: ['crm', 'src_shop', 'gone'] },
+  };
+  const resolved = withSourceIds(rules, [
+    { id: 'src_crm', name: 'crm' },
+    { id: 'src_shop', name: 'shop' },
+  ]);
+  assert.deepEqual(resolved.sourcePriority, { address: ['src_crm', 'src_shop', 'gone'] });
+  assert.equal(withSourceIds(defaultTraitRules, []), defaultTraitRules);
 });

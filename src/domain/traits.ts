@@ -16,7 +16,10 @@ export interface TraitValue {
 }
 
 export interface TraitRules {
-  /** Per trait, source ids from most to least trusted; traits not named: latest wins. */
+  /**
+   * Per trait, sources from most to least trusted (ids, or names: see `withSourceIds`); traits
+   * not named: latest wins.
+   */
   readonly sourcePriority: Readonly<Record<string, readonly string[]>>;
   /** Traits that keep their first value. */
   readonly firstTouch: readonly string[];
@@ -26,6 +29,22 @@ export const defaultTraitRules: TraitRules = {
   sourcePriority: {},
   firstTouch: ['firstSeen', 'firstSource', 'firstCampaign', 'firstReferrer'],
 };
+
+/** The rules with the sources named in `sourcePriority` by name written as ids. */
+export function withSourceIds(
+  rules: TraitRules,
+  sources: readonly { readonly id: string; readonly name: string }[],
+): TraitRules {
+  const entries = Object.entries(rules.sourcePriority);
+  if (entries.length === 0) return rules;
+  const idOf = new Map(sources.map((source) => [source.name, source.id]));
+  return {
+    ...rules,
+    sourcePriority: Object.fromEntries(
+      entries.map(([trait, order]) => [trait, order.map((source) => idOf.get(source) ?? source)]),
+    ),
+  };
+}
 
 /** Of two observations of the same trait, the one the profile keeps. */
 export function preferTrait(
