@@ -197,6 +197,34 @@ describe('createMessageDedupe', () => {
     assert.equal(dedupe.size, count + 1);
   });
 
+  it('takes a busy hour in several tables: 1.7 million fingerprints, all found, any one forgettable', () => {
+    const dedupe = createMessageDedupe(24);
+    let state = 0x9e3779b9;
+    const next = (): number => {
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      return state >>> 0;
+    };
+    const count = 1_700_000;
+    const keys = new Uint32Array(count * 2);
+    for (let i = 0; i < keys.length; i++) keys[i] = next();
+    const at = (i: number): Fingerprint => ({ hi: keys[i * 2]!, lo: keys[i * 2 + 1]! });
+    for (let i = 0; i < count; i++) assert.equal(dedupe.checkAndAdd(at(i), HOUR), false);
+    assert.equal(dedupe.size, count);
+    let found = 0;
+    for (let i = 0; i < count; i++) if (dedupe.checkAndAdd(at(i), HOUR)) found++;
+    assert.equal(found, count);
+    // The first message sits in the first table, the last in the last one.
+    for (const i of [0, count - 1]) {
+      dedupe.forget(at(i), HOUR);
+      assert.equal(dedupe.checkAndAdd(at(i), HOUR), false, `message ${i} forgotten`);
+    }
+    assert.equal(dedupe.size, count);
+    dedupe.expire(HOUR + 25);
+    assert.equal(dedupe.size, 0);
+  });
+
   it('grows while holding forgotten slots, and stays correct', () => {
     const dedupe = createMessageDedupe(24);
     const fingerprints: Fingerprint[] = [];

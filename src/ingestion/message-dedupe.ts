@@ -32,18 +32,31 @@ export function hourOf(ms: number): number {
   return Math.floor(ms / 3_600_000);
 }
 
+/**
+ * Slots in one table at most (16 MB, 1.5 million messages). A fuller hour gets another table
+ * rather than a table twice as large: memory grows by 16 MB steps instead of doubling (a busy hour
+ * of ten million messages would otherwise need 192 MB at the moment its table grows), and adding
+ * never stops to copy a large table.
+ */
+const maxTableSlots = 1 << 21;
+
 export function createMessageDedupe(windowHours: number): MessageDedupe {
-  const hours = new Map<number, FingerprintTable>();
+  const hours = new Map<number, FingerprintTable[]>();
   let size = 0;
 
   return {
     checkAndAdd(fingerprint, hour) {
       const { hi, lo } = slotKey(fingerprint);
-      for (const table of hours.values()) if (table.has(hi, lo)) return true;
-      let table = hours.get(hour);
-      if (table === undefined) {
-        table = new FingerprintTable(1024);
-        hours.set(hour, table);
+      for (const tables of hours.values()) for (const table of tables) if (table.has(hi, lo)) return true;
+      let tables = hours.get(hour);
+      if (tables === undefined) {
+        tables = [new FingerprintTable(1024)];
+        hours.set(hour, tables);
+      }
+      let table = tables[tables.length - 1]!;
+      if (table.full) {
+        table = new FingerprintTable(maxTableSlots);
+        tables.push(table);
       }
       table.add(hi, lo);
       size++;
@@ -51,12 +64,17 @@ export function createMessageDedupe(windowHours: number): MessageDedupe {
     },
     forget(fingerprint, hour) {
       const { hi, lo } = slotKey(fingerprint);
-      if (hours.get(hour)?.delete(hi, lo)) size--;
+      for (const table of hours.get(hour) ?? []) {
+        if (table.delete(hi, lo)) {
+          size--;
+          return;
+        }
+      }
     },
     expire(nowHour) {
-      for (const [hour, table] of hours) {
+      for (const [hour, tables] of hours) {
         if (hour <= nowHour - windowHours - 1) {
-          size -= table.size;
+          for (const table of tables) size -= table.size;
           hours.delete(hour);
         }
       }
@@ -99,10 +117,15 @@ class FingerprintTable {
     }
   }
 
+  /** At its largest size and three quarters used: further messages go to another table. */
+  get full(): boolean {
+    return this.mask + 1 >= maxTableSlots && (this.used + 1) * 4 > (this.mask + 1) * 3;
+  }
+
   add(hi: number, lo: number): void {
     // Grow at three quarters full. Fingerprints are uniformly random (md5), so linear probing stays
     // short at that load, and the table holds 10-21 bytes a message instead of 16-32 at one half:
-    // the set is the largest thing Cible keeps in memory (ten million messages a day: 134 MB, not 268).
+    // the set is the largest thing Cible keeps in memory.
     if ((this.used + 1) * 4 > (this.mask + 1) * 3) this.resize((this.mask + 1) * 2);
     const keys = this.keys;
     for (let slot = lo & this.mask; ; slot = (slot + 1) & this.mask) {
