@@ -14,19 +14,15 @@
  * The last line printed is one JSON object with the results.
  */
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { spawnCibleProcess } from '../test/cible-process.ts';
-import { loadConfig } from '../src/config/config.ts';
-import type { StoredEvent } from '../src/domain/events.ts';
-import { isRejection } from '../src/ingestion/outcomes.ts';
-import { toStoredEvent } from '../src/ingestion/to-stored-event.ts';
-import { validateEvent } from '../src/ingestion/validate-event.ts';
-import { createDuckdbStore } from '../src/store/duckdb/duckdb-store.ts';
+import { LoadClient, saturate, type SaturationResult, type Workload } from './load-client.ts';
+import { directoryMb, fmt, log, percentile, round, sleep } from './measure.ts';
+import { rawAppends } from './raw-appends.ts';
+import { createSource, ProcessSampler, startServer, stats, type BenchServer } from './server.ts';
 
 const help = `Usage: npm run bench -- ingest [flags]
 
@@ -116,14 +112,14 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
     return 0;
   }
   const workDir = await mkdtemp(join(options.dir, 'cible-bench-'));
-  let server: Server | undefined;
+  let server: BenchServer | undefined;
   try {
     const loadAverage = loadavg()[0] ?? 0;
     log(`data in ${workDir}; load average ${loadAverage.toFixed(2)} on ${availableParallelism()} cores`);
-    server = await startServer(join(workDir, 'server'), options.nodeFlags);
+    server = await startServer(join(workDir, 'server'), { nodeFlags: options.nodeFlags });
     log(`server pid ${server.pid} at ${server.url}`);
     const writeKey = await createSource(server);
-    const client = new LoadClient(server.url, writeKey);
+    const client = new LoadClient(server.url, writeKey, trackWorkload(randomBytes(6).toString('hex')));
     const rss = new ProcessSampler(server.pid);
 
     if (options.warmupSeconds > 0) {
@@ -167,7 +163,12 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
     const rawBatch = options.rawBatch ?? Math.max(1, eventsPerCommit);
     const raw =
       options.rawSeconds > 0
-        ? await rawAppends(join(workDir, 'raw'), options.rawSeconds, rawBatch)
+        ? await rawAppends({
+            dataDir: join(workDir, 'raw'),
+            seconds: options.rawSeconds,
+            batchSize: rawBatch,
+            workload: trackWorkload(randomBytes(6).toString('hex')),
+          })
         : undefined;
 
     const eventsPerSec = Math.round(saturation.eventsPerSec);
@@ -283,164 +284,13 @@ function trackEventJson(runId: string, n: number, timestamp: string): string {
   );
 }
 
-// ---------------------------------------------------------------------------------------------
-// The client
-
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-}
-
-class LoadClient {
-  /** Events acknowledged with 200 and counted in `accepted`. */
-  acknowledged = 0;
-  /** 429 answers, each followed by a retry of the same body. */
-  overloaded = 0;
-  /** 200 answers that did not accept every event (duplicates or rejections): none are expected. */
-  anomalies = 0;
-  readonly eventBytes: number;
-  private next = 0;
-  private readonly runId = randomBytes(6).toString('hex');
-  private readonly host: string;
-  private readonly port: number;
-  private readonly authorization: string;
-
-  constructor(url: string, writeKey: string) {
-    const parsed = new URL(url);
-    this.host = parsed.hostname;
-    this.port = Number(parsed.port);
-    this.authorization = `Basic ${Buffer.from(`${writeKey}:`).toString('base64')}`;
-    this.eventBytes = trackEventJson(this.runId, 123_456, new Date().toISOString()).length;
-  }
-
-  /** A batch body of `size` events, each with a messageId never sent before. */
-  batchBody(size: number): string {
-    const timestamp = new Date().toISOString();
-    let body = '{"batch":[';
-    for (let i = 0; i < size; i++) {
-      if (i > 0) body += ',';
-      body += trackEventJson(this.runId, this.next++, timestamp);
-    }
-    return `${body}],"sentAt":"${timestamp}"}`;
-  }
-
-  /** Sends a batch until it is acknowledged; 429 is retried after a short pause. Returns the events accepted. */
-  async sendBatch(agent: Agent, body: string, size: number): Promise<number> {
-    for (;;) {
-      const answer = await this.post(agent, '/v1/batch', body);
-      if (answer.status === 429) {
-        this.overloaded++;
-        await sleep(20);
-        continue;
-      }
-      if (answer.status !== 200)
-        throw new Error(`POST /v1/batch answered ${answer.status}: ${answer.text.slice(0, 500)}`);
-      const parsed = JSON.parse(answer.text) as { accepted: number; duplicates: number; rejected: unknown[] };
-      if (parsed.accepted !== size || parsed.duplicates !== 0 || parsed.rejected.length !== 0) {
-        this.anomalies++;
-        log(`!!! unexpected answer: ${answer.text.slice(0, 500)}`);
-      }
-      this.acknowledged += parsed.accepted;
-      return parsed.accepted;
-    }
-  }
-
-  private post(agent: Agent, path: string, body: string): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      const req = request(
-        {
-          agent,
-          host: this.host,
-          port: this.port,
-          path,
-          method: 'POST',
-          headers: {
-            authorization: this.authorization,
-            'content-type': 'application/json',
-            // The bodies are ASCII: one byte a character.
-            'content-length': body.length,
-          },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () =>
-            resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }),
-          );
-          res.on('error', reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
-  }
+/** Track events of 50,000 returning users, each with a messageId of its own. */
+function trackWorkload(runId: string): Workload {
+  return { event: (n, timestamp) => trackEventJson(runId, n, timestamp) };
 }
 
 // ---------------------------------------------------------------------------------------------
 // Phases
-
-interface SaturationResult {
-  readonly events: number;
-  readonly requests: number;
-  readonly seconds: number;
-  readonly eventsPerSec: number;
-  readonly avgAckMs: number;
-}
-
-/** Closed loop: each client sends its next batch as soon as the previous one is acknowledged. */
-async function saturate(
-  client: LoadClient,
-  sampler: ProcessSampler,
-  phase: Options & { label: string; until?: () => boolean },
-): Promise<SaturationResult> {
-  const agent = new Agent({ keepAlive: true, maxSockets: phase.concurrency });
-  const started = performance.now();
-  const deadline = started + phase.seconds * 1000;
-  let events = 0;
-  let requests = 0;
-  let ackMs = 0;
-  let last = { at: started, events: 0 };
-  const progress = setInterval(
-    () => {
-      const now = performance.now();
-      const rate = ((events - last.events) * 1000) / (now - last.at);
-      last = { at: now, events };
-      log(
-        `${phase.label}: ${((now - started) / 1000).toFixed(0)} s, ${fmt(events)} events (${fmt(rate)}/s), ` +
-          `${fmt(client.acknowledged)} in all, server RSS ${sampler.currentMb().toFixed(0)} MB`,
-      );
-    },
-    phase.label === 'soak' ? 10_000 : 5_000,
-  );
-  const worker = async (): Promise<void> => {
-    while (performance.now() < deadline && phase.until?.() !== true) {
-      const body = client.batchBody(phase.batchSize);
-      const sent = performance.now();
-      // Not `events += await ...`: that would read `events` before the await and lose other clients' counts.
-      const accepted = await client.sendBatch(agent, body, phase.batchSize);
-      events += accepted;
-      ackMs += performance.now() - sent;
-      requests++;
-    }
-  };
-  try {
-    await Promise.all(Array.from({ length: phase.concurrency }, worker));
-  } finally {
-    clearInterval(progress);
-    agent.destroy();
-  }
-  const seconds = (performance.now() - started) / 1000;
-  log(
-    `${phase.label}: done, ${fmt(events)} events in ${seconds.toFixed(1)} s = ${fmt(events / seconds)} events/s`,
-  );
-  return {
-    events,
-    requests,
-    seconds,
-    eventsPerSec: events / seconds,
-    avgAckMs: ackMs / Math.max(1, requests),
-  };
-}
 
 interface LatencyResult {
   readonly p50: number;
@@ -476,8 +326,8 @@ async function measureLatency(
     // Send everything that is due, then sleep until the next one is.
     while (i < total && started + i * intervalMs <= now) {
       const due = started + i * intervalMs;
-      const body = client.batchBody(options.latencyBatch);
-      const sending = client.sendBatch(agent, body, options.latencyBatch).then(
+      const batch = client.batchBody(options.latencyBatch);
+      const sending = client.sendBatch(agent, batch).then(
         () => {
           latencies.push(performance.now() - due);
         },
@@ -513,205 +363,4 @@ async function measureLatency(
     `latency: done, p50 ${result.p50.toFixed(2)} ms, p99 ${result.p99.toFixed(2)} ms, max ${result.max.toFixed(2)} ms`,
   );
   return result;
-}
-
-interface RawResult {
-  readonly events: number;
-  readonly seconds: number;
-  readonly eventsPerSec: number;
-}
-
-/**
- * The physical limit: the same DuckDB adapter, in this process, given ready-made StoredEvents of
- * the same shape (built by the pipeline's own functions from the same JSON) in fixed batches.
- */
-async function rawAppends(dataDir: string, rawSeconds: number, rawBatch: number): Promise<RawResult> {
-  const config = loadConfig({ argv: [], env: process.env });
-  const store = await createDuckdbStore({
-    dataDir,
-    memoryLimit: config.store.memoryLimit,
-    threads: config.store.threads,
-  });
-  try {
-    // A pool of distinct events, built before the clock starts and cycled through.
-    const runId = randomBytes(6).toString('hex');
-    const poolBatches = Math.max(1, Math.ceil(50_000 / rawBatch));
-    const receivedAt = Date.now();
-    const timestamp = new Date(receivedAt).toISOString();
-    const batches: StoredEvent[][] = [];
-    for (let b = 0, n = 0; b < poolBatches; b++) {
-      const batch: StoredEvent[] = [];
-      for (let i = 0; i < rawBatch; i++, n++) {
-        const valid = validateEvent(JSON.parse(trackEventJson(runId, n, timestamp)));
-        if (isRejection(valid)) throw new Error(`The benchmark's event is invalid: ${valid.message}`);
-        const stored = toStoredEvent(
-          { ...valid, sentAt: timestamp },
-          { sourceId: 'src_bench', receivedAt, ip: '127.0.0.1', maxEventBytes: 32 * 1024 },
-        );
-        if (isRejection(stored)) throw new Error(`The benchmark's event is rejected: ${stored.message}`);
-        batch.push(stored);
-      }
-      batches.push(batch);
-    }
-    log(`raw appends: writeBatch of ${rawBatch} events for ${rawSeconds} s`);
-    const started = performance.now();
-    const deadline = started + rawSeconds * 1000;
-    let events = 0;
-    let nextReport = started + 5_000;
-    for (let b = 0; performance.now() < deadline; b++) {
-      const batch = batches[b % batches.length]!;
-      await store.writeBatch({ events: batch, quarantine: [], replayedQuarantineIds: [] });
-      events += batch.length;
-      if (performance.now() >= nextReport) {
-        log(`raw appends: ${((performance.now() - started) / 1000).toFixed(0)} s, ${fmt(events)} events`);
-        nextReport += 5_000;
-      }
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const stored = await store.countEvents();
-    if (stored !== events)
-      throw new Error(`Raw appends: wrote ${events} events but the store holds ${stored}.`);
-    log(
-      `raw appends: done, ${fmt(events)} events in ${seconds.toFixed(1)} s = ${fmt(events / seconds)} events/s`,
-    );
-    return { events, seconds, eventsPerSec: events / seconds };
-  } finally {
-    await store.close();
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The server process
-
-interface Server {
-  readonly pid: number;
-  readonly url: string;
-  readonly token: string;
-  stop(): Promise<void>;
-}
-
-async function startServer(dataDir: string, nodeFlags: readonly string[]): Promise<Server> {
-  const token = randomBytes(16).toString('hex');
-  const cible = await spawnCibleProcess({
-    dataDir,
-    nodeFlags,
-    env: { CIBLE_ADMIN_TOKEN: token },
-    onOutput: (line, stream) => (stream === 'stderr' ? console.error : console.log)(`[server] ${line}`),
-  });
-  return { pid: cible.pid, url: cible.url, token, stop: () => cible.stop() };
-}
-
-async function createSource(server: Server): Promise<string> {
-  const response = await fetch(`${server.url}/api/sources`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${server.token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ name: 'bench' }),
-  });
-  if (response.status !== 201)
-    throw new Error(`POST /api/sources answered ${response.status}: ${await response.text()}`);
-  return ((await response.json()) as { writeKey: string }).writeKey;
-}
-
-interface Stats {
-  readonly events: number;
-  /** Commits and events accepted so far, from the pipeline's counters. */
-  readonly commits: number;
-  readonly accepted: number;
-}
-
-async function stats(server: Server): Promise<Stats> {
-  const response = await fetch(`${server.url}/api/stats`, {
-    headers: { authorization: `Bearer ${server.token}` },
-  });
-  if (response.status !== 200)
-    throw new Error(`GET /api/stats answered ${response.status}: ${await response.text()}`);
-  const body = (await response.json()) as {
-    events: number;
-    ingest?: { commits?: number; accepted?: number };
-  };
-  return { events: body.events, commits: body.ingest?.commits ?? 0, accepted: body.ingest?.accepted ?? 0 };
-}
-
-/** Samples a process's memory (VmRSS, and the kernel's high-water mark VmHWM) and CPU time from /proc. */
-class ProcessSampler {
-  private peakKb = 0;
-  private currentKb = 0;
-  private readonly timer: NodeJS.Timeout;
-  /** USER_HZ: the unit of the CPU times in /proc/<pid>/stat, 100 on Linux. */
-  private readonly ticksPerSecond = 100;
-
-  constructor(private readonly pid: number) {
-    this.sample();
-    this.timer = setInterval(() => this.sample(), 200);
-  }
-
-  peakMb(): number {
-    this.sample();
-    return this.peakKb / 1024;
-  }
-
-  currentMb(): number {
-    return this.currentKb / 1024;
-  }
-
-  /** User plus system CPU time the process has used, in seconds. */
-  cpuSeconds(): number {
-    try {
-      const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
-      // Fields after "pid (comm) ": state is the first, utime the 12th, stime the 13th.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      return (Number(fields[11]) + Number(fields[12])) / this.ticksPerSecond;
-    } catch {
-      return 0;
-    }
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-
-  private sample(): void {
-    let status: string;
-    try {
-      status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
-    } catch {
-      return;
-    }
-    const kb = (field: string): number =>
-      Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
-    this.currentKb = kb('VmRSS');
-    this.peakKb = Math.max(this.peakKb, kb('VmHWM'), this.currentKb);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Small helpers
-
-/** Total size of the files in a directory (not recursive), in MB. */
-function directoryMb(path: string): number {
-  let bytes = 0;
-  for (const name of readdirSync(path)) bytes += statSync(join(path, name)).size;
-  return bytes / 1024 / 1024;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]!;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-function round(value: number, digits: number): number {
-  const scale = 10 ** digits;
-  return Math.round(value * scale) / scale;
-}
-
-function fmt(value: number): string {
-  return Math.round(value).toLocaleString('en-US');
-}
-
-function log(line: string): void {
-  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 }

@@ -104,7 +104,14 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     });
     return { graph, lastMergeId, activeMerges };
   };
+  const graphStarted = performance.now();
   const loaded = await loadGraph();
+  if (loaded.graph.profileCount > 0) {
+    print(
+      `Identity graph: ${loaded.graph.profileCount} profiles and ${loaded.graph.identifierCount} identifiers` +
+        ` loaded (${Math.round(performance.now() - graphStarted)} ms)`,
+    );
+  }
   const identity = createIdentityResolver({
     graph: loaded.graph,
     lastMergeId: loaded.lastMergeId,

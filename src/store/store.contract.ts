@@ -370,6 +370,63 @@ export function storeContract(
       ]);
     });
 
+    test('a batch of merges, one undone in the same batch, reads back in order with its empty fields', async () => {
+      const at = t0 + 2_000;
+      const merge = (id: number, absorbed: number) => ({
+        id,
+        at: at + id,
+        survivor: 201,
+        absorbed,
+        kind: 'auto' as const,
+        identifierType: 'email',
+        identifierValue: `merge-${id}@example.com`,
+        sourceId: 'src_a',
+        messageId: `merge-${id}`,
+        undoneAt: null,
+      });
+      await store.writeBatch({
+        events: [],
+        quarantine: [],
+        replayedQuarantineIds: [],
+        identity: {
+          profiles: [201, 202, 203, 204].map((id) => ({ id, createdAt: at })),
+          identifiers: [],
+          merges: [
+            merge(2, 202),
+            merge(3, 203),
+            {
+              ...merge(4, 204),
+              kind: 'manual',
+              identifierType: null,
+              identifierValue: null,
+              sourceId: null,
+              messageId: null,
+            },
+          ],
+          undoneMerges: [{ id: 3, at: at + 10 }],
+          conflicts: [],
+          shared: [],
+          traits: [],
+        },
+      });
+      const merges = await store.listMerges([201]);
+      assert.deepEqual(
+        merges.map((row) => [
+          row.id,
+          row.absorbed,
+          row.kind,
+          row.identifierValue,
+          row.sourceId,
+          row.undoneAt,
+        ]),
+        [
+          [2, 202, 'auto', 'merge-2@example.com', 'src_a', null],
+          [3, 203, 'auto', 'merge-3@example.com', 'src_a', at + 10],
+          [4, 204, 'manual', null, null, null],
+        ],
+      );
+    });
+
     test('message fingerprints for the de-duplication window match the pipeline', async () => {
       const recent = event({ messageId: 'fp-recent', sourceId: 'src_b', receivedAt: Date.now() });
       await store.writeBatch({ events: [recent], quarantine: [], replayedQuarantineIds: [] });

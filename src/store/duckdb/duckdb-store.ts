@@ -32,7 +32,7 @@ import {
   summarizeProfile,
   writeIdentityChanges,
 } from './duckdb-identity.ts';
-import { appendRows, idList, timestampValue } from './append-rows.ts';
+import { appendNullableVarchar, appendRows, idList, timestampValue } from './append-rows.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -422,11 +422,6 @@ async function maxPlusOne(connection: DuckDBConnection, sql: string): Promise<nu
   const [row] = (await connection.runAndReadAll(sql)).getRows();
   const max = row?.[0];
   return max === null || max === undefined ? 1 : Number(max) + 1;
-}
-
-function appendNullableVarchar(appender: DuckDBAppender, value: string | null): void {
-  if (value === null) appender.appendNull();
-  else appender.appendVarchar(value);
 }
 
 function nullableTimestampValue(ms: number | null): DuckDBTimestampTZValue | null {
