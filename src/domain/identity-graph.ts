@@ -128,12 +128,16 @@ interface Node {
   readonly createdAt: number;
   /** The profile this one was merged into, if any. */
   parent: number | undefined;
-  /** Profiles merged into this one, directly. */
-  readonly children: number[];
+  /** Profiles merged into this one, directly (most profiles have none: created on the first). */
+  children: number[] | undefined;
   /** Identifier keys whose origin is this profile. */
   readonly own: string[];
-  /** How many of `own` are of each type (the per-type limits read this on every attach and merge). */
-  readonly counts: Map<string, number>;
+  /**
+   * How many of `own` are of each limited type (the per-type limits read this on every attach and
+   * merge); created on the first. A graph of a million profiles holds several million of these
+   * nodes and keys: every field counts.
+   */
+  counts: Record<string, number> | undefined;
 }
 
 export function createIdentityGraph(
@@ -142,7 +146,6 @@ export function createIdentityGraph(
 ): IdentityGraph {
   const nodes = new Map<number, Node>();
   const origin = new Map<string, number>(); // identifier key → origin profile
-  const identifiers = new Map<string, Identifier>();
   const seenWith = new Map<string, Set<number>>(); // identifier key → profiles it conflicted between
   const shared = new Set<string>();
   const splits = new Set<string>();
@@ -165,13 +168,13 @@ export function createIdentityGraph(
     while (stack.length > 0) {
       const next = node(stack.pop()!);
       out.push(next.id);
-      stack.push(...next.children);
+      if (next.children !== undefined) stack.push(...next.children);
     }
     return out;
   };
   const keysOf = (id: number): string[] => members(id).flatMap((member) => node(member).own);
   const countOf = (id: number, type: string): number =>
-    members(id).reduce((sum, member) => sum + (node(member).counts.get(type) ?? 0), 0);
+    members(id).reduce((sum, member) => sum + (node(member).counts?.[type] ?? 0), 0);
   const splitKey = (a: number, b: number): string => (a < b ? `${a}-${b}` : `${b}-${a}`);
   const isSplit = (a: number, b: number): boolean => {
     if (splits.size === 0) return false;
@@ -187,24 +190,19 @@ export function createIdentityGraph(
     return true;
   };
   const create = (createdAt: number): Node => {
-    const created: Node = {
-      id: nextId++,
-      createdAt,
-      parent: undefined,
-      children: [],
-      own: [],
-      counts: new Map(),
-    };
+    const created = newNode(nextId++, createdAt);
     nodes.set(created.id, created);
     return created;
   };
   const attach = (identifier: Identifier, profile: number): void => {
     const key = identifierKey(identifier);
     origin.set(key, profile);
-    identifiers.set(key, identifier);
     const owner = node(profile);
     owner.own.push(key);
-    owner.counts.set(identifier.type, (owner.counts.get(identifier.type) ?? 0) + 1);
+    if (rules.maxPerProfile[identifier.type] !== undefined) {
+      owner.counts ??= {};
+      owner.counts[identifier.type] = (owner.counts[identifier.type] ?? 0) + 1;
+    }
   };
   /** Joins two profiles: the older one survives. */
   const join = (a: number, b: number): { survivor: number; absorbed: number } => {
@@ -215,7 +213,7 @@ export function createIdentityGraph(
         ? [left, right]
         : [right, left];
     absorbed.parent = survivor.id;
-    survivor.children.push(absorbed.id);
+    (survivor.children ??= []).push(absorbed.id);
     return { survivor: survivor.id, absorbed: absorbed.id };
   };
   const noteConflict = (key: string, profiles: readonly number[], newlyShared: Identifier[]): void => {
@@ -224,7 +222,7 @@ export function createIdentityGraph(
     for (const profile of profiles) set.add(profile);
     if (set.size > rules.maxProfilesPerIdentifier && !shared.has(key)) {
       shared.add(key);
-      newlyShared.push(identifiers.get(key) ?? parseKey(key));
+      newlyShared.push(parseKey(key));
     }
   };
 
@@ -336,7 +334,7 @@ export function createIdentityGraph(
     identifiersOf: (id) =>
       nodes.has(id)
         ? keysOf(canonical(id)).map((key) => ({
-            identifier: identifiers.get(key)!,
+            identifier: parseKey(key),
             originProfileId: origin.get(key)!,
           }))
         : [],
@@ -344,7 +342,7 @@ export function createIdentityGraph(
       const child = nodes.get(absorbed);
       if (child?.parent === undefined) return undefined;
       const parent = node(child.parent);
-      parent.children.splice(parent.children.indexOf(child.id), 1);
+      parent.children?.splice(parent.children.indexOf(child.id), 1);
       child.parent = undefined;
       splits.add(splitKey(parent.id, child.id));
       return { survivor: canonical(parent.id), restored: members(child.id) };
@@ -352,26 +350,20 @@ export function createIdentityGraph(
     merge(survivor, absorbed, evidence) {
       const a = canonical(survivor);
       const b = canonical(absorbed);
-      const identifier = identifiers.get(keysOf(b)[0] ?? '') ?? { type: 'profile', value: String(b) };
+      const first = keysOf(b)[0];
+      const identifier = first === undefined ? { type: 'profile', value: String(b) } : parseKey(first);
       if (a === b || !fitsTogether(a, b)) {
         return { identifier, profiles: [a, b], reason: 'limit', evidence };
       }
       // A person's explicit word lifts an earlier split between these two.
       for (const x of members(a)) for (const y of members(b)) splits.delete(splitKey(x, y));
       node(b).parent = a;
-      node(a).children.push(b);
+      (node(a).children ??= []).push(b);
       return { survivor: a, absorbed: b, identifier, evidence };
     },
     load: {
       profile(loaded) {
-        nodes.set(loaded.id, {
-          id: loaded.id,
-          createdAt: loaded.createdAt,
-          parent: undefined,
-          children: [],
-          own: [],
-          counts: new Map(),
-        });
+        nodes.set(loaded.id, newNode(loaded.id, loaded.createdAt));
         nextId = Math.max(nextId, loaded.id + 1);
       },
       identifier(identifier, originProfileId) {
@@ -379,7 +371,7 @@ export function createIdentityGraph(
       },
       merge(survivor, absorbed) {
         node(absorbed).parent = survivor;
-        node(survivor).children.push(absorbed);
+        (node(survivor).children ??= []).push(absorbed);
       },
       split(a, b) {
         splits.add(splitKey(a, b));
@@ -403,6 +395,10 @@ export function createIdentityGraph(
       return nextId;
     },
   };
+}
+
+function newNode(id: number, createdAt: number): Node {
+  return { id, createdAt, parent: undefined, children: undefined, own: [], counts: undefined };
 }
 
 function parseKey(key: string): Identifier {
