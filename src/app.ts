@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { Config } from './config/config.ts';
 import { adminApi, adminAuth } from './api/admin.ts';
 import { profilesApi } from './api/profiles.ts';
+import { qualityApi } from './api/quality.ts';
 import type { IdentifierRules } from './domain/identifiers.ts';
 import type { TraitRules } from './domain/traits.ts';
 import type { IdentityResolver } from './ingestion/resolve-identity.ts';
@@ -91,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       identifierRules: deps.identifierRules,
       traitRules: deps.traitRules,
     });
+    await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
   });
   return app;
 }

@@ -7,6 +7,7 @@ import type { Config } from './config/config.ts';
 import { defaultIdentifierRules } from './domain/identifiers.ts';
 import { createIdentityGraph, defaultIdentityRules, type IdentityGraph } from './domain/identity-graph.ts';
 import { defaultTraitRules } from './domain/traits.ts';
+import { backfillProfiles } from './ingestion/backfill-profiles.ts';
 import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
@@ -91,6 +92,15 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     activeMerges: loaded.activeMerges,
     identifierRules: defaultIdentifierRules,
   });
+  // Events stored before profiles existed (or with no usable identifier then) get one now.
+  const backfillStarted = performance.now();
+  const backfill = await backfillProfiles({ store, identity });
+  if (backfill.resolved > 0) {
+    print(
+      `Gave a profile to ${backfill.resolved} of ${backfill.scanned} events stored without one` +
+        ` (${Math.round(performance.now() - backfillStarted)} ms)`,
+    );
+  }
   const pipeline = createIngestPipeline({
     sources,
     writer,
