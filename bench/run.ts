@@ -9,6 +9,7 @@ type Benchmark = (args: readonly string[]) => Promise<number>;
 const benchmarks: Readonly<Record<string, () => Promise<Benchmark>>> = {
   ingest: async () => (await import('./ingest.ts')).runIngestBenchmark,
   profiles: async () => (await import('./profiles.ts')).runProfilesBenchmark,
+  quality: async () => (await import('./quality.ts')).runQualityBenchmark,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -3,7 +3,9 @@ import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions
 import type { Config } from './config/config.ts';
 import { adminApi, adminAuth } from './api/admin.ts';
 import { profilesApi } from './api/profiles.ts';
+import { qualityApi } from './api/quality.ts';
 import type { IdentifierRules } from './domain/identifiers.ts';
+import type { IdentityRules } from './domain/identity-graph.ts';
 import type { TraitRules } from './domain/traits.ts';
 import type { IdentityResolver } from './ingestion/resolve-identity.ts';
 import { installErrorHandler } from './api/error-handler.ts';
@@ -25,6 +27,7 @@ export interface AppDeps {
   readonly identity: IdentityResolver;
   readonly identifierRules: IdentifierRules;
   readonly traitRules: TraitRules;
+  readonly identityRules: IdentityRules;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -96,8 +99,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       identity: deps.identity,
       identifierRules: deps.identifierRules,
       traitRules: deps.traitRules,
+      identityRules: deps.identityRules,
       sources: deps.sources,
     });
+    await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
   });
   return app;
 }

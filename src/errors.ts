@@ -83,6 +83,10 @@ export const errorCatalogue = {
     status: 404,
     hint: 'Check the path and the id; /api/openapi.json lists every route.',
   },
+  CIBLE_ERR_PROFILES_INVALID_SEARCH: {
+    status: 400,
+    hint: 'Search profiles with q=<type>:<prefix> (q=email:jane) or q=<prefix>, and/or trait.<name>=<value> (end with * for a prefix).',
+  },
   CIBLE_ERR_QUARANTINE_NOT_FOUND: {
     status: 404,
     hint: 'List quarantined records with GET /api/quarantine and use one of their ids.',

@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
 import { createIdentityGraph, type IdentityGraph } from './domain/identity-graph.ts';
+import { backfillProfiles } from './ingestion/backfill-profiles.ts';
 import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
@@ -118,6 +119,15 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     activeMerges: loaded.activeMerges,
     identifierRules: config.rules.identifiers,
   });
+  // Events stored before profiles existed (or with no usable identifier then) get one now.
+  const backfillStarted = performance.now();
+  const backfill = await backfillProfiles({ store, identity });
+  if (backfill.resolved > 0) {
+    print(
+      `Gave a profile to ${backfill.resolved} of ${backfill.scanned} events stored without one` +
+        ` (${Math.round(performance.now() - backfillStarted)} ms)`,
+    );
+  }
   const pipeline = createIngestPipeline({
     sources,
     writer,
@@ -143,6 +153,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     identity,
     identifierRules: config.rules.identifiers,
     traitRules: config.rules.traits,
+    identityRules: config.rules.identity,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
 

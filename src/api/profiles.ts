@@ -1,17 +1,24 @@
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import {
   isIdentifierRejection,
   normaliseIdentifier,
   parseIdentifierKey,
   type IdentifierRules,
 } from '../domain/identifiers.ts';
-import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
+import type { IdentityRules } from '../domain/identity-graph.ts';
+import {
+  identifierPrefixes,
+  parseTraitFilter,
+  traitMatches,
+  type TraitFilter,
+} from '../domain/profile-search.ts';
+import { mergeTraits, withSourceIds, type TraitRules, type TraitValue } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
 import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
-import type { Store } from '../store/store.ts';
+import type { DuplicateGroup, Store, TraitRow } from '../store/store.ts';
 import { eventOutput } from './admin.ts';
 import { sendError } from './error-handler.ts';
 
@@ -21,30 +28,40 @@ export interface ProfilesApiOptions {
   readonly identity: IdentityResolver;
   readonly identifierRules: IdentifierRules;
   readonly traitRules: TraitRules;
+  readonly identityRules: IdentityRules;
   readonly sources: SourceRegistry;
 }
+
+/** Days without an event after which a profile is stale, unless the request says otherwise. */
+export const defaultStaleDays = 180;
+
+/** Traits a search result shows, when the profile has them (and the traits searched on). */
+const cardTraits = ['name', 'firstName', 'lastName', 'email', 'phone', 'city', 'postalCode', 'address'];
+const cardIdentifiers = 5;
 
 /** The 360° profile: identifiers, traits with their origin, summary, merge history, timeline. */
 export async function profilesApi(fastify: FastifyInstance, options: ProfilesApiOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
   const security = [{ bearerAuth: [] }];
   const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+  const graph = () => options.identity.graph;
 
-  async function profile(id: number) {
-    const graph = options.identity.graph;
-    const canonical = graph.canonical(id);
-    const members = graph.members(canonical);
+  async function profile(id: number, staleDays = defaultStaleDays) {
+    const canonical = graph().canonical(id);
+    const members = graph().members(canonical);
     if (members.length === 0) return undefined;
-    const [identities, traits, summary, merges] = await Promise.all([
+    const [identities, traits, summary, merges, duplicates] = await Promise.all([
       options.store.listIdentities(members),
       options.store.listProfileTraits(members),
       options.store.summarizeProfile(members),
       options.store.listMerges(members),
+      options.store.findSuspectedDuplicates(members),
     ]);
     const merged = mergeTraits(
-      traits.map((trait) => ({ ...trait, value: JSON.parse(trait.value) as unknown })),
+      traits.map(parsedTrait),
       withSourceIds(options.traitRules, options.sources.list()),
     );
+    const staleBefore = Date.now() - staleDays * 86_400_000;
     return {
       id: canonical,
       ...(canonical === id ? {} : { requestedId: id }),
@@ -53,6 +70,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         type: row.type,
         value: row.value,
         firstSeen: iso(row.firstSeen),
+        lastSeen: iso(row.lastSeen),
         sourceId: row.sourceId,
         originProfileId: row.originProfileId,
       })),
@@ -66,9 +84,18 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
       lastSeen: iso(summary.lastSeen),
       summary: {
         events: summary.events,
+        sessions: summary.sessions,
         sources: summary.sources,
+        channels: summary.channels.map((channel) => ({ ...channel, lastSeen: iso(channel.lastSeen) })),
         purchases: summary.purchases,
         revenue: summary.revenue,
+      },
+      quality: {
+        hasValidEmail: identities.some((row) => row.type === 'email'),
+        hasValidPhone: identities.some((row) => row.type === 'phone'),
+        stale: summary.lastSeen === null || summary.lastSeen < staleBefore,
+        staleDays,
+        suspectedDuplicates: duplicates === undefined ? null : duplicateOutput(duplicates, canonical),
       },
       merges: merges.map((merge) => ({
         id: merge.id,
@@ -87,18 +114,86 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
 
   const notFound = (what: string) => new CibleError('CIBLE_ERR_API_NOT_FOUND', `No profile ${what}.`);
 
+  const StaleDays = Type.Integer({
+    minimum: 1,
+    maximum: 36_500,
+    default: defaultStaleDays,
+    description: 'A profile with no event for this many days is stale.',
+  });
+
   app.get(
     '/api/profiles',
     {
       schema: {
         tags: ['profiles'],
-        summary: 'Find the profile of an identifier, normalised as at ingestion (email:Jane@Example.com)',
+        summary: 'Find one profile by identifier, or search profiles by identifier prefix and traits',
+        description:
+          'With `identifier=<type>:<value>` (normalised as at ingestion: email:Jane@Example.com), the one ' +
+          'profile holding it, whole, as GET /api/profiles/{id}. Otherwise a search, answered with a page of ' +
+          'profile cards `{profiles: [{id, identifiers, traits, lastSeen}], nextCursor}` in profile id order: ' +
+          '`q` matches identifiers starting with it (`email:jane`, `phone:06 12`, or any type: `jane`), and ' +
+          'each `trait.<name>=<value>` (or `trait.<name>.<key>=` for a field of an object trait, e.g. ' +
+          '`trait.address.postal_code=75011`) keeps profiles whose current value of that trait equals it, ' +
+          'ignoring case, or starts with it when it ends with `*`. Criteria combine with AND.',
         security,
-        querystring: Type.Object({ identifier: Type.String({ minLength: 3, description: 'type:value' }) }),
+        querystring: Type.Object(
+          {
+            identifier: Type.Optional(Type.String({ minLength: 3, description: 'type:value' })),
+            q: Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 200,
+                description: 'Identifier prefix: <type>:<prefix> or a prefix of any type.',
+              }),
+            ),
+            limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
+            cursor: Type.Optional(
+              Type.Integer({ minimum: 0, description: 'nextCursor of the previous page.' }),
+            ),
+            staleDays: StaleDays,
+          },
+          {
+            patternProperties: {
+              '^trait\\.': Type.String({
+                minLength: 1,
+                maxLength: 200,
+                description: 'trait.<name>[.<key>]=<value>, or <prefix>* for a prefix; ignores case.',
+              }),
+            },
+          },
+        ),
       },
     },
     async (request, reply) => {
-      const parsed = parseIdentifierKey(request.query.identifier);
+      const { identifier: key, q, limit, cursor, staleDays } = request.query;
+      if (key === undefined) {
+        const filters: TraitFilter[] = [];
+        for (const [parameter, raw] of Object.entries(request.query as Record<string, unknown>)) {
+          if (!parameter.startsWith('trait.')) continue;
+          const filter = typeof raw === 'string' ? parseTraitFilter(parameter, raw) : undefined;
+          if (filter === undefined) {
+            return sendError(
+              reply,
+              invalidSearch(
+                `${parameter} must name a trait and give a value: trait.city=Paris, trait.city=Par*, trait.address.postal_code=75011.`,
+                `querystring.${parameter}`,
+              ),
+            );
+          }
+          filters.push(filter);
+        }
+        if (q === undefined && filters.length === 0) {
+          return sendError(
+            reply,
+            invalidSearch(
+              'Give identifier=<type>:<value> for one profile, or search with q=<identifier prefix> and/or trait.<name>=<value>.',
+              'querystring',
+            ),
+          );
+        }
+        return search({ q, filters, limit, cursor: cursor ?? 0 }, reply);
+      }
+      const parsed = parseIdentifierKey(key);
       if (parsed === undefined) {
         return sendError(
           reply,
@@ -120,26 +215,139 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
           }),
         );
       }
-      const id = options.identity.graph.profileOf(identifier);
-      const found = id === undefined ? undefined : await profile(id);
+      const id = graph().profileOf(identifier);
+      const found = id === undefined ? undefined : await profile(id, staleDays);
       if (found === undefined)
         return sendError(reply, notFound(`with ${identifier.type} ${identifier.value}`));
       return found;
     },
   );
 
+  /**
+   * The store finds the origin profiles matching each criterion; they become people (merges
+   * followed), the criteria intersect, and a page is built in id order. A trait criterion is
+   * checked again on the person's merged traits, which may come from another origin profile.
+   */
+  async function search(
+    criteria: { q: string | undefined; filters: readonly TraitFilter[]; limit: number; cursor: number },
+    reply: FastifyReply,
+  ) {
+    const candidates: Promise<number[]>[] = [];
+    if (criteria.q !== undefined) {
+      const prefixes = identifierPrefixes(criteria.q, options.identifierRules);
+      if (prefixes.length === 0) {
+        return sendError(
+          reply,
+          invalidSearch('q needs a prefix to search for after the type, e.g. q=email:jane.', 'querystring.q'),
+        );
+      }
+      candidates.push(options.store.findProfilesByIdentifierPrefix(prefixes));
+    }
+    for (const filter of criteria.filters) candidates.push(options.store.findProfilesByTrait(filter));
+    let people: Set<number> | undefined;
+    for (const origins of await Promise.all(candidates)) {
+      const found = new Set(origins.map((origin) => graph().canonical(origin)));
+      people = people === undefined ? found : new Set([...people].filter((person) => found.has(person)));
+    }
+    const ordered = [...(people ?? [])].filter((id) => id > criteria.cursor).sort((a, b) => a - b);
+    const cards: ProfileCard[] = [];
+    for (let index = 0; index < ordered.length && cards.length < criteria.limit;) {
+      const next = ordered.slice(index, index + criteria.limit - cards.length);
+      index += next.length;
+      for (const card of await profileCards(next, criteria.filters)) {
+        if (criteria.filters.every((filter) => traitMatches(card.merged.get(filter.name)?.value, filter))) {
+          cards.push(card);
+        }
+      }
+    }
+    const last = cards.at(-1);
+    return {
+      profiles: cards.map(({ merged: _merged, ...card }) => card),
+      nextCursor: cards.length === criteria.limit && last !== undefined ? last.id : null,
+    };
+  }
+
+  interface ProfileCard {
+    id: number;
+    identifiers: { type: string; value: string }[];
+    traits: Record<string, unknown>;
+    lastSeen: string | null;
+    merged: Map<string, TraitValue>;
+  }
+
+  /** Compact profiles: main identifiers (by identity priority), a few traits, the latest event. */
+  async function profileCards(
+    ids: readonly number[],
+    filters: readonly TraitFilter[],
+  ): Promise<ProfileCard[]> {
+    const membersOf = new Map(ids.map((id) => [id, graph().members(id)]));
+    const allMembers = [...membersOf.values()].flat();
+    const [traits, lastSeen] = await Promise.all([
+      options.store.listProfileTraits(allMembers),
+      options.store.lastSeenOf(allMembers),
+    ]);
+    const traitsOf = new Map<number, TraitRow[]>();
+    for (const trait of traits) {
+      const rows = traitsOf.get(trait.originProfileId) ?? [];
+      rows.push(trait);
+      traitsOf.set(trait.originProfileId, rows);
+    }
+    const traitRules = withSourceIds(options.traitRules, options.sources.list());
+    const shown = new Set([...cardTraits, ...filters.map((filter) => filter.name)]);
+    const rank = new Map(options.identityRules.priority.map((type, index) => [type, index]));
+    return ids.map((id) => {
+      const members = membersOf.get(id) ?? [];
+      const merged = mergeTraits(
+        members.flatMap((member) => traitsOf.get(member) ?? []).map(parsedTrait),
+        traitRules,
+      );
+      const identifiers = graph()
+        .identifiersOf(id)
+        .map(({ identifier }) => identifier)
+        .sort((a, b) => (rank.get(a.type) ?? rank.size) - (rank.get(b.type) ?? rank.size))
+        .slice(0, cardIdentifiers);
+      const latest = Math.max(...members.map((member) => lastSeen.get(member) ?? -Infinity));
+      return {
+        id,
+        identifiers: identifiers.map(({ type, value }) => ({ type, value })),
+        traits: Object.fromEntries(
+          [...merged.values()]
+            .filter((trait) => shown.has(trait.name))
+            .map((trait) => [trait.name, trait.value]),
+        ),
+        lastSeen: Number.isFinite(latest) ? iso(latest) : null,
+        merged,
+      };
+    });
+  }
+
+  /** Suspected duplicates as people now (the store's merges may be a commit behind). */
+  function duplicateOutput(group: DuplicateGroup, self: number) {
+    const profiles = [...new Set(group.profiles.map((id) => graph().canonical(id)))].filter(
+      (id) => id !== self,
+    );
+    return {
+      name: group.name,
+      birthDate: group.birthDate,
+      postalCode: group.postalCode,
+      profiles: profiles.sort((a, b) => a - b),
+    };
+  }
+
   app.get(
     '/api/profiles/:id',
     {
       schema: {
         tags: ['profiles'],
-        summary: 'One profile: identifiers, traits with source and time, summary, merge history',
+        summary:
+          'One profile: identifiers (first and last seen), traits with source and time, summary, quality, merge history',
         security,
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        querystring: Type.Object({ staleDays: StaleDays }),
       },
     },
     async (request, reply) => {
-      const found = await profile(request.params.id);
+      const found = await profile(request.params.id, request.query.staleDays);
       if (found === undefined) return sendError(reply, notFound(String(request.params.id)));
       return found;
     },
@@ -236,4 +444,12 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
       return profile(result.survivor);
     },
   );
+}
+
+function parsedTrait(trait: TraitRow): TraitValue {
+  return { ...trait, value: JSON.parse(trait.value) as unknown };
+}
+
+function invalidSearch(message: string, field: string): CibleError {
+  return new CibleError('CIBLE_ERR_PROFILES_INVALID_SEARCH', message, { field });
 }

@@ -25,8 +25,12 @@ export interface Identifier {
 export interface IdentifierRejection {
   readonly type: string;
   readonly raw: unknown;
+  /** Why, in a word: to count rejections by reason. */
+  readonly kind: IdentifierRejectionKind;
   readonly reason: string;
 }
+
+export type IdentifierRejectionKind = 'unknown-type' | 'not-text' | 'empty' | 'invalid' | 'placeholder';
 
 export interface IdentifierRules {
   /** Country assumed for phone numbers written without an international prefix (ISO 3166 alpha-2). */
@@ -104,19 +108,22 @@ export function normaliseIdentifier(
     return {
       type,
       raw,
+      kind: 'unknown-type',
       reason: `"${type}" is not an identifier type (known: ${knownIdentifierTypes(rules).join(', ')}).`,
     };
   }
   if (typeof raw !== 'string' && typeof raw !== 'number') {
-    return { type, raw, reason: `A ${type} must be a string or a number.` };
+    return { type, raw, kind: 'not-text', reason: `A ${type} must be a string or a number.` };
   }
   const trimmed = String(raw).trim();
-  if (trimmed === '') return { type, raw, reason: `The ${type} is empty.` };
+  if (trimmed === '') return { type, raw, kind: 'empty', reason: `The ${type} is empty.` };
   let value: string;
   switch (type) {
     case 'email': {
       const email = normaliseEmail(trimmed, rules);
-      if (email === undefined) return { type, raw, reason: `"${trimmed}" is not an e-mail address.` };
+      if (email === undefined) {
+        return { type, raw, kind: 'invalid', reason: `"${trimmed}" is not an e-mail address.` };
+      }
       value = email;
       break;
     }
@@ -126,6 +133,7 @@ export function normaliseIdentifier(
         return {
           type,
           raw,
+          kind: 'invalid',
           reason: `"${trimmed}" is not a valid phone number (numbers without a +prefix are read as ${rules.defaultCountry}).`,
         };
       }
@@ -136,7 +144,12 @@ export function normaliseIdentifier(
       value = trimmed;
   }
   if (isBlocked(type, value, rules)) {
-    return { type, raw, reason: `"${value}" is a placeholder, not a ${type} that identifies anyone.` };
+    return {
+      type,
+      raw,
+      kind: 'placeholder',
+      reason: `"${value}" is a placeholder, not a ${type} that identifies anyone.`,
+    };
   }
   return { type, value };
 }

@@ -344,5 +344,7 @@ function addIdentity(
   for (const row of more.conflicts) into.conflicts.push(row);
   for (const row of more.shared) into.shared.push(row);
   for (const row of more.traits) into.traits.push(row);
+  for (const row of more.sightings ?? []) into.sightings.push(row);
+  for (const row of more.rejectedIdentifiers ?? []) into.rejectedIdentifiers.push(row);
   return into;
 }

@@ -1,12 +1,19 @@
 import type { StoredEvent } from '../domain/events.ts';
-import { identifiersOf, type Identifier, type IdentifierRules } from '../domain/identifiers.ts';
+import {
+  identifiersOf,
+  type Identifier,
+  type IdentifierRejection,
+  type IdentifierRules,
+} from '../domain/identifiers.ts';
 import type { Evidence, IdentityGraph, Resolution } from '../domain/identity-graph.ts';
 import { firstTouchObservations, traitObservations, type TraitValue } from '../domain/traits.ts';
 import type { IdentityChanges } from '../store/store.ts';
 import type { ValidEvent } from './validate-event.ts';
 
 /** The identity changes of one request, filled as its events resolve. */
-export type PendingIdentityChanges = { -readonly [K in keyof IdentityChanges]: IdentityChanges[K][number][] };
+export type PendingIdentityChanges = {
+  -readonly [K in keyof IdentityChanges]-?: NonNullable<IdentityChanges[K]>[number][];
+};
 
 export function emptyIdentityChanges(): PendingIdentityChanges {
   return {
@@ -17,6 +24,8 @@ export function emptyIdentityChanges(): PendingIdentityChanges {
     conflicts: [],
     shared: [],
     traits: [],
+    sightings: [],
+    rejectedIdentifiers: [],
   };
 }
 
@@ -107,11 +116,13 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
       return { merged: true, survivor: outcome.survivor, absorbed: outcome.absorbed };
     },
     resolve(event, valid, changes) {
-      const identifiers = eventIdentifiers(event, valid, options.identifierRules, graph);
+      const { identifiers, rejected } = eventIdentifiers(event, valid, options.identifierRules, graph);
+      for (const rejection of rejected) changes.rejectedIdentifiers.push(rejectedRow(rejection, event));
       const evidence = { sourceId: event.sourceId, messageId: event.messageId, at: event.timestamp };
       const resolution = graph.resolve(identifiers, evidence);
       if (resolution === undefined) return event;
       record(resolution, changes, evidence);
+      changes.sightings.push({ identifiers, at: event.timestamp });
       const origin = { sourceId: event.sourceId, at: event.timestamp, messageId: event.messageId };
       const observations: TraitValue[] = [];
       if (resolution.createdProfiles.some((profile) => profile.id === resolution.originProfileId)) {
@@ -185,8 +196,8 @@ function eventIdentifiers(
   valid: ValidEvent,
   rules: IdentifierRules,
   graph: IdentityGraph,
-): Identifier[] {
-  const { identifiers } = identifiersOf(
+): { identifiers: Identifier[]; rejected: IdentifierRejection[] } {
+  const { identifiers, rejected } = identifiersOf(
     {
       userId: event.userId,
       anonymousId: event.anonymousId,
@@ -201,7 +212,23 @@ function eventIdentifiers(
       graph.profileOf(asUser) !== undefined ? asUser : { type: 'anonymousId', value: event.previousId },
     );
   }
-  return identifiers;
+  return { identifiers, rejected };
+}
+
+function rejectedRow(
+  rejection: IdentifierRejection,
+  event: StoredEvent,
+): PendingIdentityChanges['rejectedIdentifiers'][number] {
+  const raw = rejection.raw;
+  return {
+    type: rejection.type,
+    kind: rejection.kind,
+    value: typeof raw === 'string' || typeof raw === 'number' ? String(raw).slice(0, 200) : null,
+    reason: rejection.reason.slice(0, 500),
+    sourceId: event.sourceId,
+    messageId: event.messageId,
+    at: event.timestamp,
+  };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

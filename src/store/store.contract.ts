@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { StoredEvent } from '../domain/events.ts';
 import { messageFingerprint } from '../ingestion/message-dedupe.ts';
-import type { NewQuarantineRecord, Store } from './store.ts';
+import type { IdentityChanges, NewQuarantineRecord, Store } from './store.ts';
 
 /**
  * What every store adapter must do, whatever its engine. Each adapter's test file runs this suite
@@ -439,6 +439,307 @@ export function storeContract(
       assert.deepEqual(seen, [
         { ...messageFingerprint('src_b', 'fp-recent'), hour: Math.floor(recent.receivedAt / 3_600_000) },
       ]);
+    });
+
+    describe('profiles: last seen, summary, search, quality, events without a profile', () => {
+      let fresh: Store;
+      let disposeFresh: () => Promise<void>;
+      const day = 86_400_000;
+      const noChanges: IdentityChanges = {
+        profiles: [],
+        identifiers: [],
+        merges: [],
+        undoneMerges: [],
+        conflicts: [],
+        shared: [],
+        traits: [],
+      };
+      const id = (type: string, value: string, originProfileId: number, firstSeen = t0) => ({
+        type,
+        value,
+        originProfileId,
+        firstSeen,
+        sourceId: 'src_a',
+        messageId: `id-${value}`,
+      });
+      const trait = (originProfileId: number, name: string, value: unknown, at = t0) => ({
+        originProfileId,
+        name,
+        value: JSON.stringify(value),
+        sourceId: 'src_a',
+        at,
+        messageId: `t-${originProfileId}-${name}-${at}`,
+      });
+      const rejection = (type: string, kind: 'invalid' | 'placeholder', value: string, at: number) => ({
+        type,
+        kind,
+        value,
+        reason: `"${value}" is refused.`,
+        sourceId: 'src_a',
+        messageId: `r-${value}`,
+        at,
+      });
+
+      before(async () => {
+        ({ store: fresh, dispose: disposeFresh } = await openStore());
+        // 1 and 2 are one person (merged); 3 looks like them; 4 was last seen 400 days ago; 5's
+        // e-mail trait is not an address.
+        await fresh.writeBatch({
+          events: [
+            event({ messageId: 'p1-a', userId: 'jane', anonymousId: 'dev-1', profileId: 1 }),
+            event({
+              messageId: 'p1-b',
+              userId: ' jane',
+              anonymousId: null,
+              profileId: 1,
+              timestamp: t0 + 10 * 60_000,
+              context: '{"library":{"name":"analytics.js"}}',
+            }),
+            event({
+              messageId: 'p2-a',
+              userId: null,
+              anonymousId: 'dev-2',
+              profileId: 2,
+              timestamp: t0 + 3 * 3_600_000,
+              event: 'Order Completed',
+              properties: '{"revenue":30}',
+              context: null,
+              extra: '{"channel":"server"}',
+            }),
+            event({
+              messageId: 'p3-a',
+              userId: 'janedoe-crm',
+              anonymousId: null,
+              profileId: 3,
+              sourceId: 'src_b',
+            }),
+            event({
+              messageId: 'p4-a',
+              userId: 'old',
+              anonymousId: null,
+              profileId: 4,
+              timestamp: t0 - 400 * day,
+            }),
+            event({ messageId: 'p5-a', userId: 'bad-mail', anonymousId: null, profileId: 5 }),
+          ],
+          quarantine: [],
+          replayedQuarantineIds: [],
+          identity: {
+            ...noChanges,
+            profiles: [1, 2, 3, 4, 5].map((profile) => ({ id: profile, createdAt: t0 + profile })),
+            identifiers: [
+              id('userId', 'jane', 1),
+              id('anonymousId', 'dev-1', 1),
+              id('email', 'jane.doe@example.com', 1),
+              id('anonymousId', 'dev-2', 2, t0 + 3 * 3_600_000),
+              id('phone', '+33612345678', 2, t0 + 3 * 3_600_000),
+              id('userId', 'janedoe-crm', 3),
+              id('userId', 'old', 4, t0 - 400 * day),
+              id('userId', 'bad-mail', 5),
+            ],
+            merges: [
+              {
+                id: 1,
+                at: t0 + 3 * 3_600_000,
+                survivor: 1,
+                absorbed: 2,
+                kind: 'auto',
+                identifierType: 'email',
+                identifierValue: 'jane.doe@example.com',
+                sourceId: 'src_a',
+                messageId: 'p2-a',
+                undoneAt: null,
+              },
+            ],
+            traits: [
+              trait(1, 'firstName', 'Jane'),
+              trait(1, 'lastName', 'Doe'),
+              trait(1, 'birthday', '1990-05-12'),
+              trait(2, 'address', { postal_code: '75 011', city: 'Paris' }),
+              trait(3, 'name', ' JANE  Doé '),
+              trait(3, 'birthDate', '1990-05-12T00:00:00Z'),
+              trait(3, 'postalCode', '75011'),
+              trait(3, 'city', 'paris'),
+              trait(4, 'city', 'Paris', t0 - 400 * day),
+              trait(4, 'city', 'Lyon', t0 - 399 * day),
+              trait(5, 'email', 'not-an-email'),
+            ],
+            sightings: [
+              {
+                identifiers: [
+                  { type: 'email', value: 'jane.doe@example.com' },
+                  { type: 'userId', value: 'jane' },
+                ],
+                at: t0 + 5 * day,
+              },
+              { identifiers: [{ type: 'email', value: 'jane.doe@example.com' }], at: t0 + 2 * day },
+            ],
+            rejectedIdentifiers: [
+              rejection('email', 'invalid', 'not-an-email', t0),
+              rejection('email', 'invalid', 'also@bad', t0 + 1),
+              rejection('phone', 'placeholder', '+33000000000', t0),
+            ],
+          },
+        });
+      });
+      after(() => disposeFresh());
+
+      test('identifiers are last seen at the latest event that carried them, never before first seen', async () => {
+        const seen = Object.fromEntries(
+          (await fresh.listIdentities([1, 2])).map((row) => [`${row.type}:${row.value}`, row.lastSeen - t0]),
+        );
+        assert.deepEqual(seen, {
+          'userId:jane': 10 * 60_000,
+          'anonymousId:dev-1': 0,
+          'email:jane.doe@example.com': 5 * day,
+          'anonymousId:dev-2': 3 * 3_600_000,
+          'phone:+33612345678': 3 * 3_600_000,
+        });
+      });
+
+      test('a profile summary counts visits (30-minute gaps) and channels', async () => {
+        const summary = await fresh.summarizeProfile([1, 2]);
+        assert.equal(summary.events, 3);
+        assert.equal(summary.sessions, 2);
+        assert.equal(summary.purchases, 1);
+        assert.equal(summary.revenue, 30);
+        assert.deepEqual(
+          summary.channels.map((channel) => [
+            channel.channel,
+            channel.library,
+            channel.events,
+            channel.lastSeen - t0,
+          ]),
+          [
+            [null, null, 1, 0],
+            [null, 'analytics.js', 1, 10 * 60_000],
+            ['server', null, 1, 3 * 3_600_000],
+          ],
+        );
+        assert.equal((await fresh.summarizeProfile([99])).sessions, 0);
+      });
+
+      test('profiles are found by identifier prefix and by the latest value of a trait', async () => {
+        assert.deepEqual(
+          await fresh.findProfilesByIdentifierPrefix([{ type: 'email', prefix: 'jane' }]),
+          [1],
+        );
+        assert.deepEqual(await fresh.findProfilesByIdentifierPrefix([{ prefix: 'jane' }]), [1, 3]);
+        assert.deepEqual(
+          await fresh.findProfilesByIdentifierPrefix([{ type: 'userId', prefix: 'o' }, { prefix: 'dev-2' }]),
+          [2, 4],
+        );
+        assert.deepEqual(await fresh.findProfilesByIdentifierPrefix([{ type: 'phone', prefix: '+44' }]), []);
+        const city = { name: 'city', path: [], value: 'paris', match: 'equals' } as const;
+        // 4 lived in Paris, then Lyon: only the latest value counts.
+        assert.deepEqual(await fresh.findProfilesByTrait(city), [3]);
+        assert.deepEqual(await fresh.findProfilesByTrait({ ...city, value: 'lyo', match: 'prefix' }), [4]);
+        assert.deepEqual(await fresh.findProfilesByTrait({ ...city, name: 'address', path: ['city'] }), [2]);
+        assert.deepEqual(await fresh.findProfilesByTrait({ ...city, value: 'pari' }), []);
+      });
+
+      test('the latest event of each profile', async () => {
+        assert.deepEqual([...(await fresh.lastSeenOf([1, 2, 4, 99])).entries()].sort(), [
+          [1, t0 + 10 * 60_000],
+          [2, t0 + 3 * 3_600_000],
+          [4, t0 - 400 * day],
+        ]);
+      });
+
+      test('duplicates are suspected on normalised name, birth date and postal code, across merged profiles', async () => {
+        const key = { name: 'jane doe', birthDate: '1990-05-12', postalCode: '75011' };
+        assert.deepEqual(await fresh.findSuspectedDuplicates([1, 2]), { ...key, profiles: [3] });
+        assert.deepEqual(await fresh.findSuspectedDuplicates([3]), { ...key, profiles: [1] });
+        assert.equal(
+          await fresh.findSuspectedDuplicates([4]),
+          undefined,
+          'no name, birth date and postal code',
+        );
+      });
+
+      test('the quality report counts people, contacts, stale profiles, duplicates and rejections', async () => {
+        const report = await fresh.qualityReport({ staleBefore: t0 - 180 * day, sample: 5 });
+        assert.deepEqual(
+          { ...report, rejectedIdentifiers: undefined },
+          {
+            profiles: 4,
+            originProfiles: 5,
+            identifiers: 8,
+            events: 6,
+            withValidEmail: 1,
+            withInvalidEmailOnly: 1,
+            withValidPhone: 1,
+            withInvalidPhoneOnly: 0,
+            stale: 1,
+            duplicateGroups: 1,
+            duplicateProfiles: 2,
+            duplicateSample: [
+              { name: 'jane doe', birthDate: '1990-05-12', postalCode: '75011', profiles: [1, 3] },
+            ],
+            quarantine: [],
+            rejectedIdentifiers: undefined,
+          },
+        );
+        assert.deepEqual(
+          report.rejectedIdentifiers.map((row) => [row.type, row.kind, row.count, row.example.value]),
+          [
+            ['email', 'invalid', 2, 'also@bad'],
+            ['phone', 'placeholder', 1, '+33000000000'],
+          ],
+        );
+        assert.equal(
+          (await fresh.qualityReport({ staleBefore: t0 - 180 * day, sample: 0 })).duplicateSample.length,
+          0,
+        );
+      });
+
+      test('events stored without a profile are listed oldest first and given one with their identity rows', async () => {
+        await fresh.writeBatch({
+          events: ['old-1', 'old-2', 'old-3'].map((messageId) => event({ messageId, userId: messageId })),
+          quarantine: [],
+          replayedQuarantineIds: [],
+        });
+        const first = await fresh.listEvents({ withoutProfile: true, oldestFirst: true, limit: 2 });
+        assert.deepEqual(
+          first.map((row) => row.messageId),
+          ['old-1', 'old-2'],
+        );
+        await fresh.assignEventProfiles(
+          first.map((row) => ({ seq: row.seq, profileId: 6 })),
+          { ...noChanges, profiles: [{ id: 6, createdAt: t0 }], identifiers: [id('userId', 'old-1', 6)] },
+        );
+        const rest = await fresh.listEvents({ withoutProfile: true, oldestFirst: true, limit: 10 });
+        assert.deepEqual(
+          rest.map((row) => row.messageId),
+          ['old-3'],
+        );
+        assert.deepEqual(
+          await fresh.listEvents({ withoutProfile: true, afterSeq: rest[0]!.seq, limit: 10 }),
+          [],
+        );
+        assert.deepEqual(
+          (await fresh.listEvents({ profileIds: [6], limit: 10 })).map((row) => row.messageId),
+          ['old-2', 'old-1'],
+        );
+        assert.deepEqual(
+          (await fresh.listIdentities([6])).map((row) => row.value),
+          ['old-1'],
+        );
+      });
+
+      test('once a merge is undone, its profiles are two people again in the quality report', async () => {
+        await fresh.writeBatch({
+          events: [],
+          quarantine: [],
+          replayedQuarantineIds: [],
+          identity: { ...noChanges, undoneMerges: [{ id: 1, at: t0 + day }] },
+        });
+        // Without 2's address, 1 has no postal code.
+        assert.equal(await fresh.findSuspectedDuplicates([1]), undefined);
+        const report = await fresh.qualityReport({ staleBefore: t0 - 180 * day, sample: 5 });
+        assert.equal(report.profiles, 6);
+        assert.equal(report.duplicateGroups, 0);
+      });
     });
   });
 }

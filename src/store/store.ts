@@ -1,4 +1,6 @@
 import type { EventType, StoredEvent } from '../domain/events.ts';
+import type { Identifier, IdentifierRejectionKind } from '../domain/identifiers.ts';
+import type { IdentifierPrefix, TraitFilter } from '../domain/profile-search.ts';
 
 /**
  * The store port: everything the pipeline, the API and the jobs need from storage.
@@ -33,13 +35,34 @@ export interface Store {
 
   /** Streams the identity graph into the loader; resolves with the highest merge id (0 if none). */
   loadIdentity(loader: IdentityLoader): Promise<{ lastMergeId: number }>;
-  listIdentities(originProfileIds: readonly number[]): Promise<IdentityRow[]>;
+  /** The identifiers of these origin profiles, with when each was first and last seen. */
+  listIdentities(originProfileIds: readonly number[]): Promise<IdentityView[]>;
   /** Every trait observation of these origin profiles, oldest first. */
   listProfileTraits(originProfileIds: readonly number[]): Promise<TraitRow[]>;
   /** What the events of these origin profiles add up to. */
   summarizeProfile(originProfileIds: readonly number[]): Promise<ProfileSummary>;
   /** Merges in which any of these profiles took part, oldest first. */
   listMerges(profileIds: readonly number[]): Promise<MergeRow[]>;
+
+  /** Origin profiles holding an identifier that starts with any of these prefixes, ascending. */
+  findProfilesByIdentifierPrefix(prefixes: readonly IdentifierPrefix[]): Promise<number[]>;
+  /** Origin profiles whose latest value of the trait matches the filter, ascending. */
+  findProfilesByTrait(filter: TraitFilter): Promise<number[]>;
+  /** The event time of the latest event of each of these origin profiles that has events. */
+  lastSeenOf(originProfileIds: readonly number[]): Promise<Map<number, number>>;
+  /**
+   * Other profiles suspected to be the same person as the profile made of these origin profiles:
+   * same name, birth date and postal code once normalised. Undefined when the profile lacks one of them.
+   */
+  findSuspectedDuplicates(originProfileIds: readonly number[]): Promise<DuplicateGroup | undefined>;
+  /** The data-quality report over every profile (see QualityReport). */
+  qualityReport(options: QualityOptions): Promise<QualityReport>;
+
+  /** Gives events stored without a profile their origin profile, with the identity changes that made it, atomically. */
+  assignEventProfiles(
+    assignments: readonly { readonly seq: number; readonly profileId: number }[],
+    identity: IdentityChanges,
+  ): Promise<void>;
 
   close(): Promise<void>;
 }
@@ -74,6 +97,27 @@ export interface IdentityChanges {
   readonly shared: readonly { readonly type: string; readonly value: string; readonly at: number }[];
   /** Trait values observed, appended (profiles merge them when read). */
   readonly traits: readonly TraitRow[];
+  /** The identifiers each event carried, with its event time: when each identifier was last seen. */
+  readonly sightings?: readonly IdentifierSighting[];
+  /** Identifier values the events carried that were refused (invalid, placeholders...). */
+  readonly rejectedIdentifiers?: readonly RejectedIdentifier[];
+}
+
+export interface IdentifierSighting {
+  readonly identifiers: readonly Identifier[];
+  /** Event time, ms. */
+  readonly at: number;
+}
+
+export interface RejectedIdentifier {
+  readonly type: string;
+  readonly kind: IdentifierRejectionKind;
+  /** The value as the event carried it, as text (cut to 200 characters); null when not text. */
+  readonly value: string | null;
+  readonly reason: string;
+  readonly sourceId: string;
+  readonly messageId: string;
+  readonly at: number;
 }
 
 export interface ProfileSummary {
@@ -83,9 +127,90 @@ export interface ProfileSummary {
   readonly lastSeen: number | null;
   /** Sources the events came from. */
   readonly sources: readonly string[];
+  /**
+   * Visits: runs of events with no gap of more than 30 minutes between two of them, across every
+   * source and device of the profile.
+   */
+  readonly sessions: number;
+  /** Events per source, channel (`channel` or `context.channel`) and library (`context.library.name`). */
+  readonly channels: readonly ChannelSummary[];
   /** `Order Completed` events, and the sum of their `revenue` (or `total`) property. */
   readonly purchases: number;
   readonly revenue: number;
+}
+
+export interface ChannelSummary {
+  readonly sourceId: string;
+  readonly channel: string | null;
+  readonly library: string | null;
+  readonly events: number;
+  /** Event time of the latest event, ms. */
+  readonly lastSeen: number;
+}
+
+export interface IdentityView extends IdentityRow {
+  /** Event time of the latest event that carried it, ms (at least firstSeen). */
+  readonly lastSeen: number;
+}
+
+/** Profiles that look like one person: same normalised name, birth date and postal code. */
+export interface DuplicateGroup {
+  /** Lower-case, without accents or punctuation, single spaces. */
+  readonly name: string;
+  /** YYYY-MM-DD. */
+  readonly birthDate: string;
+  /** Upper-case letters and digits. */
+  readonly postalCode: string;
+  /** Profiles (as they stand now, after merges), ascending. */
+  readonly profiles: readonly number[];
+}
+
+export interface QualityOptions {
+  /** Profiles whose latest event is older than this (ms) are stale. */
+  readonly staleBefore: number;
+  /** How many duplicate groups to give as a sample. */
+  readonly sample: number;
+}
+
+/** Data quality over every profile; "profiles" are people as they stand now, after merges. */
+export interface QualityReport {
+  readonly profiles: number;
+  readonly originProfiles: number;
+  readonly identifiers: number;
+  readonly events: number;
+  /** Profiles with at least one valid (normalised, not a placeholder) e-mail address identifier. */
+  readonly withValidEmail: number;
+  /** Profiles whose `email` trait is set but who have no valid e-mail address. */
+  readonly withInvalidEmailOnly: number;
+  readonly withValidPhone: number;
+  readonly withInvalidPhoneOnly: number;
+  /** Profiles whose latest event is older than `staleBefore`. */
+  readonly stale: number;
+  readonly duplicateGroups: number;
+  /** Profiles that are in a duplicate group. */
+  readonly duplicateProfiles: number;
+  /** The largest groups first. */
+  readonly duplicateSample: readonly DuplicateGroup[];
+  /** Quarantined records by error code and field. */
+  readonly quarantine: readonly {
+    readonly code: string;
+    readonly field: string | null;
+    readonly pending: number;
+    readonly replayed: number;
+  }[];
+  /** Identifier values refused at ingestion, by type and reason, with the latest example. */
+  readonly rejectedIdentifiers: readonly {
+    readonly type: string;
+    readonly kind: string;
+    readonly count: number;
+    readonly lastSeen: number;
+    readonly example: {
+      readonly value: string | null;
+      readonly reason: string;
+      readonly sourceId: string;
+      readonly messageId: string;
+    };
+  }[];
 }
 
 export interface IdentityRow {
@@ -158,6 +283,12 @@ export interface EventQuery {
   readonly to?: number;
   /** Only rows with a seq below this one (newest first paging). */
   readonly beforeSeq?: number;
+  /** Only rows with a seq above this one (oldest first paging). */
+  readonly afterSeq?: number;
+  /** Only events stored without a profile (before profiles existed, or without any identifier). */
+  readonly withoutProfile?: boolean;
+  /** Oldest first (by seq); newest first otherwise. */
+  readonly oldestFirst?: boolean;
   readonly limit: number;
 }
 

@@ -57,3 +57,12 @@ export function idsInSql(ids: readonly number[]): string {
 export function idList(ids: readonly number[]): DuckDBValue {
   return `[${ids.map((id) => Math.floor(id)).join(',')}]`;
 }
+
+/**
+ * Ids written into the SQL as a constant list, for `column IN (...)`: DuckDB pushes a constant
+ * list into the scan (row groups whose range misses it are skipped), not a subquery. Ids are
+ * numbers formatted here, never text from outside.
+ */
+export function inlineIds(ids: readonly number[]): string {
+  return ids.length === 0 ? 'NULL' : ids.map((id) => String(Math.floor(id))).join(', ');
+}

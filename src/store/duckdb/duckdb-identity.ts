@@ -1,9 +1,11 @@
 import { BIGINT, LIST, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
 import { appendNullableVarchar, appendRows, idsInSql, timestampValue } from './append-rows.ts';
+import { writeTraitKeys } from './duckdb-trait-keys.ts';
 import type {
+  ChannelSummary,
   IdentityChanges,
   IdentityLoader,
-  IdentityRow,
+  IdentityView,
   MergeRow,
   ProfileSummary,
   TraitRow,
@@ -90,6 +92,8 @@ export async function writeIdentityChanges(
       }
     });
   }
+  await writeSightings(connection, changes);
+  await writeRejectedIdentifiers(connection, changes);
   if (changes.traits.length > 0) {
     await appendRows(connection, 'trait_observations', (appender) => {
       for (const trait of changes.traits) {
@@ -102,7 +106,73 @@ export async function writeIdentityChanges(
         appender.endRow();
       }
     });
+    await writeTraitKeys(connection, changes.traits);
   }
+}
+
+/**
+ * Identifier types whose last sighting is read from the events' own columns (`user_id`,
+ * `anonymous_id`), so that the events carrying only these, most of them, add no sighting row.
+ */
+const typesSeenInEventColumns = new Set(['userId', 'anonymousId']);
+
+/** One row per identifier of the batch, with the latest event time it was seen at. */
+async function writeSightings(connection: DuckDBConnection, changes: IdentityChanges): Promise<void> {
+  if (changes.sightings === undefined || changes.sightings.length === 0) return;
+  const latest = new Map<string, { type: string; value: string; at: number }>();
+  for (const sighting of changes.sightings) {
+    for (const identifier of sighting.identifiers) {
+      if (typesSeenInEventColumns.has(identifier.type)) continue;
+      const key = `${identifier.type}\u0000${identifier.value}`;
+      const seen = latest.get(key);
+      if (seen === undefined) latest.set(key, { ...identifier, at: sighting.at });
+      else if (sighting.at > seen.at) seen.at = sighting.at;
+    }
+  }
+  if (latest.size === 0) return;
+  await appendRows(connection, 'identifier_sightings', (appender) => {
+    for (const row of latest.values()) {
+      appender.appendVarchar(row.type);
+      appender.appendVarchar(row.value);
+      appender.appendTimestampTZ(timestampValue(row.at));
+      appender.endRow();
+    }
+  });
+}
+
+/** Refused identifier values, counted per source, type and reason, with the latest as the example. */
+async function writeRejectedIdentifiers(
+  connection: DuckDBConnection,
+  changes: IdentityChanges,
+): Promise<void> {
+  if (changes.rejectedIdentifiers === undefined || changes.rejectedIdentifiers.length === 0) return;
+  const groups = new Map<
+    string,
+    { count: number; example: NonNullable<IdentityChanges['rejectedIdentifiers']>[number] }
+  >();
+  for (const rejection of changes.rejectedIdentifiers) {
+    const key = `${rejection.sourceId}\u0000${rejection.type}\u0000${rejection.kind}`;
+    const group = groups.get(key);
+    if (group === undefined) groups.set(key, { count: 1, example: rejection });
+    else {
+      group.count++;
+      if (rejection.at >= group.example.at) group.example = rejection;
+    }
+  }
+  await appendRows(connection, 'identifier_rejections', (appender) => {
+    for (const { count, example } of groups.values()) {
+      appender.appendTimestampTZ(timestampValue(example.at));
+      appender.appendVarchar(example.sourceId);
+      appender.appendVarchar(example.type);
+      appender.appendVarchar(example.kind);
+      appender.appendInteger(count);
+      if (example.value === null) appender.appendNull();
+      else appender.appendVarchar(example.value);
+      appender.appendVarchar(example.reason);
+      appender.appendVarchar(example.messageId);
+      appender.endRow();
+    }
+  });
 }
 
 /** Streams the persisted graph into the loader, in an order that rebuilds it. */
@@ -134,21 +204,52 @@ export async function loadIdentity(
   return { lastMergeId };
 }
 
+/*
+ * Reading a profile's rows: `rowid IN (SELECT rowid FROM t WHERE <filter>)` scans only the
+ * filtered column, then fetches the other columns of the matching rows; a plain WHERE reads every
+ * selected column of the whole table (DuckDB has no index here).
+ */
+
+/**
+ * The identifiers of these origin profiles. Last seen: the latest of the members' events carrying
+ * it (userId, anonymousId: the events' columns; other types: their sightings), never before first seen.
+ */
 export async function listIdentities(
   connection: DuckDBConnection,
   origins: readonly number[],
-): Promise<IdentityRow[]> {
+): Promise<IdentityView[]> {
   if (origins.length === 0) return [];
   const rows = await read(
     connection,
-    `SELECT type, value, origin_profile_id::DOUBLE AS origin, epoch_ms(first_seen)::DOUBLE AS first_seen, source_id, message_id
-     FROM identities WHERE origin_profile_id IN ${idsInSql(origins)} ORDER BY first_seen, type, value`,
+    `WITH ids AS (
+       SELECT type, value, origin_profile_id, first_seen, source_id, message_id FROM identities
+       WHERE rowid IN (SELECT rowid FROM identities WHERE origin_profile_id IN ${idsInSql(origins)})),
+     member_events AS (
+       SELECT user_id, anonymous_id, timestamp FROM events
+       WHERE rowid IN (SELECT rowid FROM events WHERE profile_id IN ${idsInSql(origins)})),
+     seen AS (
+       SELECT 'userId' AS type, trim(user_id) AS value, max(timestamp) AS seen_at
+       FROM member_events WHERE user_id IS NOT NULL GROUP BY 2
+       UNION ALL
+       SELECT 'anonymousId', trim(anonymous_id), max(timestamp)
+       FROM member_events WHERE anonymous_id IS NOT NULL GROUP BY 2
+       UNION ALL
+       SELECT s.type, s.value, max(s.seen_at)
+       FROM identifier_sightings s SEMI JOIN ids ON ids.type = s.type AND ids.value = s.value GROUP BY 1, 2),
+     latest AS (SELECT type, value, max(seen_at) AS seen_at FROM seen GROUP BY type, value)
+     SELECT ids.type, ids.value, ids.origin_profile_id::DOUBLE AS origin,
+            epoch_ms(ids.first_seen)::DOUBLE AS first_seen,
+            epoch_ms(greatest(ids.first_seen, latest.seen_at))::DOUBLE AS last_seen,
+            ids.source_id, ids.message_id
+     FROM ids LEFT JOIN latest ON latest.type = ids.type AND latest.value = ids.value
+     ORDER BY first_seen, ids.type, ids.value`,
   );
   return rows.map((row) => ({
     type: String(row.type),
     value: String(row.value),
     originProfileId: Number(row.origin),
     firstSeen: Number(row.first_seen),
+    lastSeen: Number(row.last_seen),
     sourceId: String(row.source_id),
     messageId: String(row.message_id),
   }));
@@ -162,7 +263,9 @@ export async function listProfileTraits(
   const rows = await read(
     connection,
     `SELECT origin_profile_id::DOUBLE AS origin, name, value::VARCHAR AS value, source_id, epoch_ms(observed_at)::DOUBLE AS at, message_id
-     FROM trait_observations WHERE origin_profile_id IN ${idsInSql(origins)} ORDER BY observed_at, name`,
+     FROM trait_observations
+     WHERE rowid IN (SELECT rowid FROM trait_observations WHERE origin_profile_id IN ${idsInSql(origins)})
+     ORDER BY observed_at, name`,
   );
   return rows.map((row) => ({
     originProfileId: Number(row.origin),
@@ -204,18 +307,44 @@ export async function summarizeProfile(
   origins: readonly number[],
 ): Promise<ProfileSummary> {
   if (origins.length === 0) {
-    return { events: 0, firstSeen: null, lastSeen: null, sources: [], purchases: 0, revenue: 0 };
+    return {
+      events: 0,
+      firstSeen: null,
+      lastSeen: null,
+      sources: [],
+      purchases: 0,
+      revenue: 0,
+      sessions: 0,
+      channels: [],
+    };
   }
   const [row] = await read(
     connection,
-    `SELECT count(*)::DOUBLE AS events,
-            epoch_ms(min(timestamp))::DOUBLE AS first_seen,
-            epoch_ms(max(timestamp))::DOUBLE AS last_seen,
-            list_sort(list_distinct(list(source_id))) AS sources,
-            count(*) FILTER (WHERE type = 'track' AND event = 'Order Completed')::DOUBLE AS purchases,
-            coalesce(sum(coalesce(TRY_CAST(properties->>'revenue' AS DOUBLE), TRY_CAST(properties->>'total' AS DOUBLE)))
-              FILTER (WHERE type = 'track' AND event = 'Order Completed'), 0)::DOUBLE AS revenue
-     FROM events WHERE profile_id IN ${idsInSql(origins)}`,
+    `WITH member_events AS MATERIALIZED (
+       SELECT timestamp, source_id, type, event, properties, context, extra FROM events
+       WHERE rowid IN (SELECT rowid FROM events WHERE profile_id IN ${idsInSql(origins)})),
+     totals AS (
+       SELECT count(*)::DOUBLE AS events,
+              epoch_ms(min(timestamp))::DOUBLE AS first_seen,
+              epoch_ms(max(timestamp))::DOUBLE AS last_seen,
+              list_sort(list_distinct(list(source_id))) AS sources,
+              count(*) FILTER (WHERE type = 'track' AND event = 'Order Completed')::DOUBLE AS purchases,
+              coalesce(sum(coalesce(TRY_CAST(properties->>'revenue' AS DOUBLE), TRY_CAST(properties->>'total' AS DOUBLE)))
+                FILTER (WHERE type = 'track' AND event = 'Order Completed'), 0)::DOUBLE AS revenue
+       FROM member_events),
+     visits AS (
+       SELECT count(*) FILTER (WHERE gap IS NULL OR gap > INTERVAL 30 MINUTE)::DOUBLE AS sessions
+       FROM (SELECT timestamp - lag(timestamp) OVER (ORDER BY timestamp) AS gap FROM member_events)),
+     channels AS (
+       SELECT coalesce(to_json(list({sourceId: source_id, channel: channel, library: library,
+                                     events: events, lastSeen: last_seen} ORDER BY events DESC, source_id, channel NULLS FIRST, library NULLS FIRST)), '[]')::VARCHAR AS channels
+       FROM (SELECT source_id,
+                    coalesce(extra->>'channel', context->>'channel') AS channel,
+                    context->'library'->>'name' AS library,
+                    count(*)::DOUBLE AS events,
+                    epoch_ms(max(timestamp))::DOUBLE AS last_seen
+             FROM member_events GROUP BY ALL))
+     SELECT * FROM totals, visits, channels`,
   );
   const sources = row?.sources as { items?: unknown[] } | null | undefined;
   return {
@@ -223,6 +352,8 @@ export async function summarizeProfile(
     firstSeen: row?.first_seen === null || row?.first_seen === undefined ? null : Number(row.first_seen),
     lastSeen: row?.last_seen === null || row?.last_seen === undefined ? null : Number(row.last_seen),
     sources: (sources?.items ?? []).map(String),
+    sessions: Number(row?.sessions ?? 0),
+    channels: JSON.parse(String(row?.channels ?? '[]')) as ChannelSummary[],
     purchases: Number(row?.purchases ?? 0),
     revenue: Number(row?.revenue ?? 0),
   };

@@ -33,6 +33,13 @@ import {
   writeIdentityChanges,
 } from './duckdb-identity.ts';
 import { appendNullableVarchar, appendRows, idList, timestampValue } from './append-rows.ts';
+import {
+  assignEventProfiles,
+  findProfilesByIdentifierPrefix,
+  findProfilesByTrait,
+  lastSeenOf,
+} from './duckdb-profiles.ts';
+import { findSuspectedDuplicates, qualityReport } from './duckdb-quality.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -136,6 +143,24 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     }
   }
 
+  /** Runs a write on the writer connection, after the writes before it, in one transaction. */
+  async function writeAlone(work: () => Promise<void>): Promise<void> {
+    const previous = writing;
+    let done!: () => void;
+    writing = new Promise<void>((resolve) => (done = resolve));
+    await previous;
+    try {
+      await writer.run('BEGIN TRANSACTION');
+      await work();
+      await writer.run('COMMIT');
+    } catch (error) {
+      await writer.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      done();
+    }
+  }
+
   async function rows(sql: string, values: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
     const reader_ = await reader.runAndReadAll(sql, values);
     return reader_.getRowObjects();
@@ -187,6 +212,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       if (query.from !== undefined) filter('timestamp >= ?', timestampValue(query.from));
       if (query.to !== undefined) filter('timestamp < ?', timestampValue(query.to));
       if (query.beforeSeq !== undefined) filter('seq < ?', BigInt(query.beforeSeq));
+      if (query.afterSeq !== undefined) filter('seq > ?', BigInt(query.afterSeq));
+      if (query.withoutProfile === true) where.push('profile_id IS NULL');
       const found = await rows(
         `SELECT seq::DOUBLE AS seq, source_id, message_id, type, event, name, user_id, anonymous_id,
                 group_id, previous_id,
@@ -198,7 +225,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
                 context::VARCHAR AS context, integrations::VARCHAR AS integrations, extra::VARCHAR AS extra,
                 profile_id::DOUBLE AS profile_id
          FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY seq DESC LIMIT ${Math.max(0, Math.floor(query.limit))}`,
+         ORDER BY seq ${query.oldestFirst === true ? 'ASC' : 'DESC'} LIMIT ${Math.max(0, Math.floor(query.limit))}`,
         values,
       );
       return found.map((row): EventRow => ({
@@ -224,6 +251,12 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
         profileId: nullableNumber(row.profile_id),
       }));
     },
+
+    assignEventProfiles: (assignments, identity) =>
+      writeAlone(async () => {
+        await writeIdentityChanges(writer, identity);
+        await assignEventProfiles(writer, assignments);
+      }),
 
     async countEvents() {
       const [row] = await rows('SELECT count(*)::DOUBLE AS n FROM events');
@@ -299,6 +332,11 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     listProfileTraits: (origins) => listProfileTraits(reader, origins),
     listMerges: (profileIds) => listMerges(reader, profileIds),
     summarizeProfile: (origins) => summarizeProfile(reader, origins),
+    findProfilesByIdentifierPrefix: (prefixes) => findProfilesByIdentifierPrefix(reader, prefixes),
+    findProfilesByTrait: (filter) => findProfilesByTrait(reader, filter),
+    lastSeenOf: (origins) => lastSeenOf(reader, origins),
+    findSuspectedDuplicates: (origins) => findSuspectedDuplicates(reader, origins),
+    qualityReport: (options) => qualityReport(reader, options),
 
     async close() {
       await writing;
@@ -317,7 +355,7 @@ async function migrate(connection: DuckDBConnection): Promise<void> {
       .getRowObjects()
       .map((row) => Number(row.version)),
   );
-  for (const migration of migrations) {
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
     if (applied.has(migration.version)) continue;
     await connection.run('BEGIN TRANSACTION');
     try {

@@ -1,6 +1,10 @@
+import { traitKeysFrom } from './duckdb-trait-keys.ts';
+
 /**
- * Forward-only schema migrations of the DuckDB store. Each runs once, in order, in its own
- * transaction, and is recorded in `cible_migrations`. Never edit a released migration: add one.
+ * Forward-only schema migrations of the DuckDB store. Each runs once, in order of version, in its
+ * own transaction, and is recorded in `cible_migrations`; a version missing from a database is
+ * applied whenever it appears, so versions must not depend on a later one. Never edit a released
+ * migration: add one.
  */
 export interface Migration {
   readonly version: number;
@@ -112,6 +116,43 @@ export const migrations: readonly Migration[] = [
         observed_at TIMESTAMPTZ NOT NULL,
         message_id VARCHAR NOT NULL
       )`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'identifier sightings and rejections, trait keys',
+    statements: [
+      // When each identifier was last seen: one row per identifier per committed batch, with the
+      // batch's latest event time, aggregated when read. userId and anonymousId are read from the
+      // events' own columns instead, so most events add no row here.
+      `CREATE TABLE identifier_sightings (
+        type VARCHAR NOT NULL,
+        value VARCHAR NOT NULL,
+        seen_at TIMESTAMPTZ NOT NULL
+      )`,
+      // Identifier values refused at ingestion (invalid, placeholder...), counted per batch, source,
+      // type and reason, with one example; the events themselves are stored with their raw values.
+      `CREATE TABLE identifier_rejections (
+        seen_at TIMESTAMPTZ NOT NULL,
+        source_id VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        count INTEGER NOT NULL,
+        example_value VARCHAR,
+        example_reason VARCHAR NOT NULL,
+        example_message_id VARCHAR NOT NULL
+      )`,
+      // The traits data quality compares, normalised when observed (see duckdb-trait-keys.ts).
+      `CREATE TABLE trait_keys (
+        origin_profile_id BIGINT NOT NULL,
+        part VARCHAR NOT NULL,
+        key VARCHAR,
+        key_hash UBIGINT,
+        observed_at TIMESTAMPTZ NOT NULL
+      )`,
+      // The traits observed so far. Built with today's normalisation: a change to it needs a
+      // migration that rebuilds this table.
+      `INSERT INTO trait_keys ${traitKeysFrom('trait_observations')}`,
     ],
   },
   {
