@@ -132,3 +132,71 @@ test('a database from before profiles upgrades: its events are resolved to profi
     await removeTestDir(dataDir);
   }
 });
+
+test('a database from before trait keys upgrades: the traits already observed count for quality', async () => {
+  const dataDir = await testDataDir();
+  try {
+    const instance = await DuckDBInstance.create(join(dataDir, databaseFileName));
+    const connection = await instance.connect();
+    await connection.run(`CREATE TABLE cible_migrations (
+      version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`);
+    for (const migration of migrations.filter((each) => each.version <= 2)) {
+      for (const statement of migration.statements) await connection.run(statement);
+      await connection.run(`INSERT INTO cible_migrations VALUES (?, ?, now())`, [
+        migration.version,
+        migration.name,
+      ]);
+    }
+    await connection.run(`INSERT INTO sources VALUES ('src_old', 'old site', 'wk-old', now())`);
+    const at = 'make_timestamptz(?::BIGINT * 1000)';
+    for (const [id, userId] of [
+      [1, 'crm-1'],
+      [2, 'shop-9'],
+    ] as const) {
+      await connection.run(`INSERT INTO profiles VALUES (?, ${at})`, [id, t0]);
+      await connection.run(`INSERT INTO identities VALUES ('userId', ?, ?, ${at}, 'src_old', ?)`, [
+        userId,
+        id,
+        t0,
+        `m${id}`,
+      ]);
+      await connection.run(
+        `INSERT INTO events (seq, source_id, message_id, type, user_id, timestamp, received_at, profile_id)
+         VALUES (?, 'src_old', ?, 'identify', ?, ${at}, ${at}, ?)`,
+        [id, `m${id}`, userId, t0, t0, id],
+      );
+    }
+    const traits: [number, string, unknown][] = [
+      [1, 'firstName', 'Zoé'],
+      [1, 'lastName', "O'Neil"],
+      [1, 'birthday', '1979-08-30'],
+      [1, 'postalCode', 'sw1a 1aa'],
+      [2, 'name', 'ZOE  O NEIL'],
+      [2, 'birthDate', '30/08/1979'],
+      [2, 'address', { postal_code: 'SW1A 1AA', city: 'London' }],
+    ];
+    for (const [origin, name, value] of traits) {
+      await connection.run(`INSERT INTO trait_observations VALUES (?, ?, ?, 'src_old', ${at}, 'm')`, [
+        origin,
+        name,
+        JSON.stringify(value),
+        t0,
+      ]);
+    }
+    connection.closeSync();
+    instance.closeSync();
+
+    const cible = await startTestCible({}, dataDir);
+    const report = await cible.admin<{ duplicates: { groups: number; sample: unknown[] } }>('/api/quality');
+    assert.deepEqual(report.duplicates.sample, [
+      { name: 'zoe o neil', birthDate: '1979-08-30', postalCode: 'SW1A1AA', profiles: [1, 2] },
+    ]);
+    const profile = await cible.admin<{ quality: { suspectedDuplicates: { profiles: number[] } } }>(
+      '/api/profiles/2',
+    );
+    assert.deepEqual(profile.quality.suspectedDuplicates.profiles, [1]);
+    await cible.close();
+  } finally {
+    await removeTestDir(dataDir);
+  }
+});
