@@ -2,9 +2,11 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config/config.ts';
 import { adminApi, adminAuth } from './api/admin.ts';
+import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
 import type { IdentifierRules } from './domain/identifiers.ts';
 import type { TraitRules } from './domain/traits.ts';
+import type { ImportJobs } from './imports/import-jobs.ts';
 import type { IdentityResolver } from './ingestion/resolve-identity.ts';
 import { installErrorHandler } from './api/error-handler.ts';
 import { trackingApi } from './api/tracking.ts';
@@ -25,6 +27,8 @@ export interface AppDeps {
   readonly identity: IdentityResolver;
   readonly identifierRules: IdentifierRules;
   readonly traitRules: TraitRules;
+  /** CRM and till file imports; without them the /api/imports routes are absent. */
+  readonly imports?: ImportJobs;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -91,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       identifierRules: deps.identifierRules,
       traitRules: deps.traitRules,
     });
+    if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });
   });
   return app;
 }

@@ -91,6 +91,50 @@ export const errorCatalogue = {
     status: 422,
     hint: 'The replayed event is still invalid: send a corrected event as {"event": {...}} in the body.',
   },
+  CIBLE_ERR_IMPORT_INVALID_MAPPING: {
+    status: 400,
+    hint: 'Fix the mapping at the field named in the message; docs/imports.md describes every field of a mapping.',
+  },
+  CIBLE_ERR_IMPORT_NOT_FOUND: {
+    status: 404,
+    hint: 'List imports with GET /api/imports (or `cible imports list`) and use one of their ids.',
+  },
+  CIBLE_ERR_IMPORT_FILE_ALREADY_SENT: {
+    status: 409,
+    hint: 'An import takes one file: create a new import (POST /api/imports) for another file.',
+  },
+  CIBLE_ERR_IMPORT_FINISHED: {
+    status: 409,
+    hint: 'The import has already finished; nothing more to do. Create a new import to run a file again.',
+  },
+  CIBLE_ERR_IMPORT_FILE_UNREADABLE: {
+    status: 422,
+    hint: 'Check that the file matches the mapping (format, delimiter, header, column names), fix it or the mapping, and import again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_MALFORMED: {
+    status: 422,
+    hint: 'The row is not well-formed (quotes, number of columns, JSON): fix the line in the rejected rows file and import that file.',
+  },
+  CIBLE_ERR_IMPORT_ROW_MISSING_VALUE: {
+    status: 422,
+    hint: 'Fill the column named in the message (the mapping marks it required), then import the rejected rows again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_INVALID_VALUE: {
+    status: 422,
+    hint: 'Write the cell as the mapping reads it (type, date format, decimal separator), or change the mapping; then import the rejected rows again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_INVALID_IDENTIFIER: {
+    status: 422,
+    hint: 'Correct the identifier (a valid e-mail address, a phone number with its country prefix...), or empty the cell; then import the rejected rows again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_NO_IDENTIFIER: {
+    status: 422,
+    hint: 'Give the row at least one identifier (e-mail, phone, customer or loyalty number...), then import the rejected rows again.',
+  },
+  CIBLE_ERR_IMPORT_ORDER_INCONSISTENT: {
+    status: 422,
+    hint: "The lines of one order must be consecutive and agree on the customer, the time and the order's properties: fix or sort the file, then import the rejected rows again.",
+  },
   CIBLE_ERR_CLI_USAGE: {
     status: 400,
     hint: 'Run `cible help` for the commands and their options.',

@@ -7,6 +7,7 @@ import type { Config } from './config/config.ts';
 import { defaultIdentifierRules } from './domain/identifiers.ts';
 import { createIdentityGraph, defaultIdentityRules, type IdentityGraph } from './domain/identity-graph.ts';
 import { defaultTraitRules } from './domain/traits.ts';
+import { createImportJobs } from './imports/import-jobs.ts';
 import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
@@ -103,6 +104,16 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       identity.replace(reloaded.graph, reloaded.lastMergeId, reloaded.activeMerges);
     },
   });
+  // Imports run in the background through the same pipeline; one a stop interrupted resumes here.
+  const imports = await createImportJobs({
+    store,
+    sources,
+    pipeline,
+    identifierRules: defaultIdentifierRules,
+    dataDir: config.dataDir,
+    now,
+    onError: (error, importId) => app.log.error({ err: error, importId }, 'import failed'),
+  });
   const app = await buildApp({
     config,
     store,
@@ -114,6 +125,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     identity,
     identifierRules: defaultIdentifierRules,
     traitRules: defaultTraitRules,
+    imports,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
 
@@ -130,6 +142,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       stopping ??= (async () => {
         clearInterval(expiry);
         await app.close();
+        await imports.close();
         await writer.drain();
         await store.close();
       })();

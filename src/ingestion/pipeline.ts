@@ -13,7 +13,7 @@ import {
   type IdentityResolver,
   type PendingIdentityChanges,
 } from './resolve-identity.ts';
-import { validateEvent, type ValidEvent } from './validate-event.ts';
+import { validateEvent, type ValidateOptions, type ValidEvent } from './validate-event.ts';
 
 /** One request to the tracking API, as the HTTP layer hands it over. */
 export interface TrackingRequest {
@@ -31,6 +31,26 @@ export type TrackingOutcome =
       readonly ok: true;
       readonly accepted: number;
       readonly duplicates: number;
+      readonly rejected: RejectedItem[];
+    }
+  | { readonly ok: false; readonly error: CibleError };
+
+/** Events built from the rows of an import file, handed over in-process. */
+export interface ImportedEvents {
+  readonly source: Source;
+  /**
+   * Segment events. Besides userId and anonymousId, they may be identified by any identifier the
+   * pipeline reads (traits.email, traits.phone, context.externalIds...): the import checked that.
+   */
+  readonly events: readonly unknown[];
+}
+
+export type ImportedOutcome =
+  | {
+      readonly ok: true;
+      readonly accepted: number;
+      readonly duplicates: number;
+      /** Events the pipeline refused; `index` is their position in `events`. */
       readonly rejected: RejectedItem[];
     }
   | { readonly ok: false; readonly error: CibleError };
@@ -54,6 +74,13 @@ export interface IngestPipeline {
    * stored event → de-duplicate → commit (group commit) → answer.
    */
   track(request: TrackingRequest): Promise<TrackingOutcome>;
+  /**
+   * Events of an import (CRM and till files): the same steps from validation on (validate →
+   * build the stored event → de-duplicate → resolve identity → commit), without HTTP. Resolves
+   * once they are committed. Rejected events are answered, not quarantined: the import keeps them
+   * with their rows.
+   */
+  ingestImported(request: ImportedEvents): Promise<ImportedOutcome>;
   /** Runs a quarantined record (or a corrected version of it) through the same steps again. */
   replay(record: QuarantineRecord, correction: unknown): Promise<ReplayOutcome>;
   /**
@@ -225,13 +252,47 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     return { ok: true, accepted: events.length, duplicates, rejected };
   }
 
+  async function ingestImported(request: ImportedEvents): Promise<ImportedOutcome> {
+    const receivedAt = deps.now();
+    const processed: Processed[] = [];
+    const rejected: RejectedItem[] = [];
+    for (let index = 0; index < request.events.length; index++) {
+      const item = request.events[index];
+      const outcome = processItem(item, request.source, receivedAt, null, importValidation);
+      if (isRejection(outcome)) {
+        rejected.push({
+          index,
+          messageId: messageIdOf(item),
+          code: outcome.code,
+          reason: outcome.message,
+          field: outcome.field,
+        });
+      } else {
+        processed.push(outcome);
+      }
+    }
+    let admitted: Admitted;
+    try {
+      if (identityStale) await freshIdentity();
+      admitted = admit(processed, request.source.id, hourOf(receivedAt));
+      await deps.writer.enqueue(admitted.work);
+    } catch (error) {
+      return fail(storeUnavailable(error));
+    }
+    counters.accepted += admitted.events.length;
+    counters.duplicates += admitted.duplicates;
+    counters.rejected += rejected.length;
+    return { ok: true, accepted: admitted.events.length, duplicates: admitted.duplicates, rejected };
+  }
+
   function processItem(
     item: unknown,
     source: Source,
     receivedAt: number,
     ip: string | null,
+    validation?: ValidateOptions,
   ): Processed | ItemRejection {
-    const valid = validateEvent(item);
+    const valid = validateEvent(item, validation);
     if (isRejection(valid)) return valid;
     const stored = toStoredEvent(valid, {
       sourceId: source.id,
@@ -412,8 +473,10 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     return result;
   }
 
-  return { track, replay, changeIdentity, counters };
+  return { track, ingestImported, replay, changeIdentity, counters };
 }
+
+const importValidation: ValidateOptions = { userOrAnonymousId: false };
 
 /** Top-level `context`, `integrations` and `sentAt` of a batch apply to each of its events. */
 function withEnvelope(item: unknown, envelope: Record<string, unknown>): unknown {

@@ -1,4 +1,5 @@
 import type { EventType, StoredEvent } from '../domain/events.ts';
+import type { ImportStore } from './import-store.ts';
 
 /**
  * The store port: everything the pipeline, the API and the jobs need from storage.
@@ -38,6 +39,9 @@ export interface Store {
   summarizeProfile(originProfileIds: readonly number[]): Promise<ProfileSummary>;
   /** Merges in which any of these profiles took part, oldest first. */
   listMerges(profileIds: readonly number[]): Promise<MergeRow[]>;
+
+  /** Import jobs and the rows they rejected. */
+  readonly imports: ImportStore;
 
   close(): Promise<void>;
 }

@@ -33,6 +33,7 @@ import {
   writeIdentityChanges,
 } from './duckdb-identity.ts';
 import { appendRows, idList, timestampValue } from './append-rows.ts';
+import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -72,6 +73,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
   // One connection writes (the single writer of the pipeline); the other serves reads and admin writes.
   const writer = await instance.connect();
   const reader = await instance.connect();
+  const importer = await instance.connect();
   await migrate(writer);
 
   let nextSeq = await maxPlusOne(reader, 'SELECT max(seq) FROM events');
@@ -291,11 +293,13 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     listProfileTraits: (origins) => listProfileTraits(reader, origins),
     listMerges: (profileIds) => listMerges(reader, profileIds),
     summarizeProfile: (origins) => summarizeProfile(reader, origins),
+    imports: createDuckdbImportStore(importer),
 
     async close() {
       await writing;
       writer.closeSync();
       reader.closeSync();
+      importer.closeSync();
       instance.closeSync();
     },
   };
