@@ -8,6 +8,7 @@ type Benchmark = (args: readonly string[]) => Promise<number>;
 
 const benchmarks: Readonly<Record<string, () => Promise<Benchmark>>> = {
   ingest: async () => (await import('./ingest.ts')).runIngestBenchmark,
+  import: async () => (await import('./import.ts')).runImportBenchmark,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -347,3 +347,37 @@ test('cible import --mapping runs the job, shows its report and writes the rejec
   ).sources.find((source) => source.name === 'members');
   assert.equal(imports[0]!.sourceId, members?.id);
 });
+
+const cdnow = join(repoRoot, '..', 'shared', 'datasets', 'cdnow', 'CDNOW_master.txt');
+const cdnowPresent = await access(cdnow).then(
+  () => true,
+  () => false,
+);
+
+test(
+  'CDNOW: 69,659 purchases of 23,570 customers become as many orders and profiles',
+  { skip: !cdnowPresent && process.env.CI !== 'true' ? `${cdnow} is absent (a fresh clone)` : false },
+  async () => {
+    const mapping = JSON.parse(
+      await readFile(join(repoRoot, 'docs/examples/cdnow.mapping.json'), 'utf8'),
+    ) as unknown;
+    const before = await cible.admin<{ events: number; profiles: number }>('/api/stats');
+    const job = await importFile('CDNOW_master.txt', mapping, await readFile(cdnow, 'utf8'));
+    assert.equal(job.status, 'completed', JSON.stringify(job.error));
+    assert.deepEqual(job.rows, { read: 69_659, rejected: 0 });
+    assert.deepEqual(job.events, { accepted: 69_659, duplicates: 0 });
+    const after = await cible.admin<{ events: number; profiles: number }>('/api/stats');
+    assert.equal(after.events - before.events, 69_659);
+    assert.equal(after.profiles - before.profiles, 23_570);
+    const first = await profileOf('crmId:00001');
+    assert.deepEqual(
+      { purchases: first.summary.purchases, revenue: first.summary.revenue },
+      { purchases: 1, revenue: 11.77 },
+    );
+    const second = await profileOf('crmId:00002');
+    assert.deepEqual(
+      { purchases: second.summary.purchases, revenue: second.summary.revenue },
+      { purchases: 2, revenue: 89 },
+    );
+  },
+);
