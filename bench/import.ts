@@ -25,12 +25,9 @@ import { spawnCibleProcess } from '../test/cible-process.ts';
 import { loadConfig } from '../src/config/config.ts';
 import type { StoredEvent } from '../src/domain/events.ts';
 import { defaultIdentifierRules } from '../src/domain/identifiers.ts';
-import type { IngestPipeline } from '../src/ingestion/pipeline.ts';
-import { isRejection } from '../src/ingestion/outcomes.ts';
-import { toStoredEvent } from '../src/ingestion/to-stored-event.ts';
-import { validateEvent } from '../src/ingestion/validate-event.ts';
+import { importRows } from '../src/imports/import-rows.ts';
 import { compileMapping, type ImportMapping } from '../src/imports/mapping.ts';
-import { runImport } from '../src/imports/run-import.ts';
+import { FingerprintCounter } from '../src/imports/row-keys.ts';
 import { createDuckdbStore } from '../src/store/duckdb/duckdb-store.ts';
 
 const help = `Usage: npm run bench -- import [flags]
@@ -288,9 +285,9 @@ async function parseRate(path: string): Promise<number> {
 }
 
 /**
- * Events per second the DuckDB adapter appends, given the import's own events (built by the import's
- * mapping code from the first rows of the file, then by the pipeline's validate and toStoredEvent)
- * in batches of 10,000, without identity resolution.
+ * Events per second the DuckDB adapter appends, given the import's own events (prepared by the
+ * import's own code from the first rows of the file: mapping, validate, build the stored event) in
+ * batches of 10,000, without identity resolution.
  */
 async function rawAppendRate(path: string, shape: Shape, dataDir: string, limit: number): Promise<number> {
   const compiled = compileMapping(mappings[shape], {
@@ -299,50 +296,29 @@ async function rawAppendRate(path: string, shape: Shape, dataDir: string, limit:
   });
   if (!compiled.ok)
     throw new Error(`The benchmark's mapping is invalid: ${JSON.stringify(compiled.problems)}`);
-  const receivedAt = Date.now();
   const events: StoredEvent[] = [];
-  const controller = new AbortController();
-  const collect: Pick<IngestPipeline, 'ingestImported'> = {
-    async ingestImported({ events: built }) {
-      for (const item of built) {
-        if (events.length >= limit) break;
-        const valid = validateEvent(item, { userOrAnonymousId: false });
-        if (isRejection(valid)) throw new Error(`The import built an invalid event: ${valid.message}`);
-        const stored = toStoredEvent(valid, {
-          sourceId: 'src_bench',
-          receivedAt,
-          ip: null,
-          maxEventBytes: 32 * 1024,
-        });
-        if (isRejection(stored)) throw new Error(`The import built a rejected event: ${stored.message}`);
-        events.push(stored);
-      }
-      if (events.length >= limit) controller.abort();
-      return { ok: true, accepted: built.length, duplicates: 0, rejected: [] };
+  await importRows(
+    {
+      importId: 'imp_bench',
+      path,
+      mapping: compiled.mapping,
+      sourceId: 'src_bench',
+      identifierRules: defaultIdentifierRules,
+      maxEventBytes: 32 * 1024,
+      stored: new FingerprintCounter(),
+      stopped: () => events.length >= limit,
+      now: Date.now,
     },
-  };
-  const noStore = {
-    scanImportedFingerprints: async () => 0,
-    addImportRejections: async () => undefined,
-  };
-  await runImport({
-    importId: 'imp_bench',
-    path,
-    mapping: compiled.mapping,
-    source: { id: 'src_bench', name: 'bench', writeKey: 'bench', createdAt: receivedAt },
-    pipeline: collect as IngestPipeline,
-    store: noStore as never,
-    identifierRules: defaultIdentifierRules,
-    progress: {
-      bytesRead: 0,
-      rowsRead: 0,
-      rowsRejected: 0,
-      eventsAccepted: 0,
-      eventsDuplicate: 0,
-      header: null,
+    {
+      async events(prepared) {
+        for (const { stored } of prepared) if (events.length < limit) events.push(stored);
+      },
+      async rejected(rows) {
+        throw new Error(`The benchmark's file has rejected rows: ${JSON.stringify(rows.slice(0, 3))}`);
+      },
+      progress: () => undefined,
     },
-    signal: controller.signal,
-  });
+  );
   const config = loadConfig({ argv: [], env: process.env });
   const store = await createDuckdbStore({
     dataDir,

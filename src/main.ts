@@ -111,6 +111,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     pipeline,
     identifierRules: defaultIdentifierRules,
     dataDir: config.dataDir,
+    maxEventBytes: config.ingest.maxEventBytes,
     now,
     onError: (error, importId) => app.log.error({ err: error, importId }, 'import failed'),
   });

@@ -17,6 +17,7 @@ import {
 
 interface Job {
   id: string;
+  attempts: number;
   status: string;
   sourceId: string;
   rows: { read: number; rejected: number };
@@ -381,3 +382,81 @@ test(
     );
   },
 );
+
+test('the API is described in the OpenAPI document, and an import waiting for its file can be cancelled', async () => {
+  const openapi = (await call<{ paths: Record<string, unknown> }>('GET', '/api/openapi.json')).json();
+  for (const path of [
+    '/api/imports',
+    '/api/imports/{id}',
+    '/api/imports/{id}/file',
+    '/api/imports/{id}/rejected',
+  ]) {
+    assert.ok(path in openapi.paths, path);
+  }
+  const created = (
+    await call<Job>('POST', '/api/imports', { fileName: 'later.csv', mapping: customersMapping })
+  ).json();
+  assert.equal(created.status, 'awaiting_file');
+  const cancelled = await call<Job>('POST', `/api/imports/${created.id}/cancel`);
+  assert.equal(cancelled.json().status, 'cancelled');
+  const again = await call<{ error: { code: string } }>('POST', `/api/imports/${created.id}/cancel`);
+  assert.equal(again.status, 409);
+  assert.equal(again.json().error.code, 'CIBLE_ERR_IMPORT_FINISHED');
+  const late = await call<{ error: { code: string } }>(
+    'PUT',
+    `/api/imports/${created.id}/file`,
+    'Email\n',
+    'text/csv',
+  );
+  assert.equal(late.json().error.code, 'CIBLE_ERR_IMPORT_FILE_ALREADY_SENT');
+  assert.equal((await call('GET', '/api/imports/imp_00')).status, 404);
+});
+
+test('an import a stop interrupts runs again at the next start, and stores every row once', async () => {
+  const dataDir = await testDataDir();
+  const rows = [
+    'card,date,amount',
+    ...Array.from(
+      { length: 20_000 },
+      (_, i) => `C${i % 5000},2024-01-${String(1 + (i % 28)).padStart(2, '0')},${i}`,
+    ),
+  ];
+  const mapping = {
+    kind: 'transactions',
+    columns: {
+      card: { identifier: 'crmId' },
+      date: { timestamp: 'YYYY-MM-DD' },
+      amount: { property: 'revenue' },
+    },
+  };
+  const first = await startTestCible({}, dataDir);
+  const created = await first.app.inject({
+    method: 'POST',
+    url: '/api/imports',
+    headers: auth,
+    payload: { fileName: 'big.csv', mapping },
+  });
+  const id = created.json<Job>().id;
+  await first.app.inject({
+    method: 'PUT',
+    url: `/api/imports/${id}/file`,
+    headers: { ...auth, 'content-type': 'text/csv' },
+    payload: rows.join('\n'),
+  });
+  await first.stop();
+  const second = await startTestCible({}, dataDir);
+  try {
+    let job: Job;
+    for (;;) {
+      job = await second.admin<Job>(`/api/imports/${id}`);
+      if (job.status === 'completed' || job.status === 'failed') break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.equal(job.status, 'completed', JSON.stringify(job.error));
+    assert.equal(job.attempts, 2, 'it ran again from its start');
+    assert.equal(job.events.accepted + job.events.duplicates, 20_000);
+    assert.equal((await second.admin<{ events: number }>('/api/stats')).events, 20_000);
+  } finally {
+    await second.close();
+  }
+});

@@ -16,7 +16,7 @@ import type {
   ImportStatus,
 } from '../store/import-store.ts';
 import type { Store } from '../store/store.ts';
-import { compileMapping, type CompiledMapping, type ImportMapping } from './mapping.ts';
+import { compileMapping, type ImportMapping } from './mapping.ts';
 import { runImport, type ImportProgress } from './run-import.ts';
 
 /**
@@ -59,7 +59,14 @@ export interface ImportJobsOptions {
   readonly pipeline: IngestPipeline;
   readonly identifierRules: IdentifierRules;
   readonly dataDir: string;
+  /** The largest event, in bytes of JSON (the pipeline's limit). */
+  readonly maxEventBytes: number;
   readonly now: () => number;
+  /**
+   * Files this large or larger are read on a thread of their own, which takes a second or two to
+   * start and then leaves the main thread only identity and the commit (default 16 MB).
+   */
+  readonly workerFromBytes?: number;
   /** Where to report a job that failed for a reason that is not the file's. */
   readonly onError?: (error: unknown, importId: string) => void;
 }
@@ -104,13 +111,12 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
     };
   }
 
-  function compile(record: ImportJobRecord): CompiledMapping {
+  function compile(record: ImportJobRecord): void {
     const compiled = compileMapping(JSON.parse(record.mapping) as ImportMapping, {
       fileName: record.fileName,
       identifierRules: options.identifierRules,
     });
     if (!compiled.ok) throw mappingError(compiled.problems);
-    return compiled.mapping;
   }
 
   async function source(sourceId: string | undefined): Promise<string> {
@@ -168,7 +174,7 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
       errorMessage: null,
     };
     try {
-      const mapping = compile(record);
+      compile(record);
       const target = options.sources.byId(record.sourceId);
       if (target === undefined)
         throw new CibleError(
@@ -178,13 +184,16 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
       await runImport({
         importId: id,
         path: fileOf(id),
-        mapping,
+        fileName: record.fileName,
+        mapping: JSON.parse(record.mapping) as ImportMapping,
         source: target,
         pipeline: options.pipeline,
         store,
         identifierRules: options.identifierRules,
+        maxEventBytes: options.maxEventBytes,
         progress,
         signal: job.controller.signal,
+        thread: record.bytesTotal >= (options.workerFromBytes ?? 16 * 1024 * 1024) ? 'worker' : 'inline',
       });
       if (job.controller.signal.aborted) outcome = { ...outcome, status: 'cancelled' };
     } catch (error) {

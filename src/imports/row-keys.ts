@@ -49,6 +49,12 @@ export function keyMaterial(cells: readonly unknown[]): string {
   return material;
 }
 
+export interface FingerprintCounterState {
+  readonly keys: Uint32Array;
+  readonly counts: Uint32Array;
+  readonly size: number;
+}
+
 /**
  * A counting set of 64-bit fingerprints in typed arrays: how many times each row key was seen in
  * this file, and which messages the store already holds. About 12 bytes a key at most three
@@ -59,6 +65,20 @@ export class FingerprintCounter {
   private counts: Uint32Array;
   private mask: number;
   size = 0;
+
+  /** The table, to hand to another thread (typed arrays copy cheaply). */
+  state(): FingerprintCounterState {
+    return { keys: this.keys, counts: this.counts, size: this.size };
+  }
+
+  static from(state: FingerprintCounterState): FingerprintCounter {
+    const counter = new FingerprintCounter();
+    counter.keys = state.keys;
+    counter.counts = state.counts;
+    counter.mask = state.counts.length - 1;
+    counter.size = state.size;
+    return counter;
+  }
 
   constructor(capacity = 1024) {
     let slots = 1024;

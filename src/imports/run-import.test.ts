@@ -13,7 +13,7 @@ import { createIdentityResolver } from '../ingestion/resolve-identity.ts';
 import { createSourceRegistry } from '../sources/source-registry.ts';
 import { createDuckdbStore } from '../store/duckdb/duckdb-store.ts';
 import type { Source, Store } from '../store/store.ts';
-import { compileMapping, type ImportMapping } from './mapping.ts';
+import type { ImportMapping } from './mapping.ts';
 import { runImport, type ImportProgress } from './run-import.ts';
 
 let dir: string;
@@ -31,7 +31,11 @@ after(async () => {
 });
 
 /** A pipeline as the server builds one, with a de-duplication window of its own (as after a long pause). */
-async function importOnce(path: string, mapping: ImportMapping): Promise<ImportProgress> {
+async function importOnce(
+  path: string,
+  mapping: ImportMapping,
+  thread: 'worker' | 'inline',
+): Promise<ImportProgress> {
   const sources = await createSourceRegistry(store, Date.now);
   const writer = createGroupCommitWriter({ store, maxEvents: 10_000, maxDelayMs: 1 });
   const graph = createIdentityGraph();
@@ -55,8 +59,6 @@ async function importOnce(path: string, mapping: ImportMapping): Promise<ImportP
       identifierRules: defaultIdentifierRules,
     }),
   });
-  const compiled = compileMapping(mapping, { fileName: path, identifierRules: defaultIdentifierRules });
-  assert.ok(compiled.ok);
   const progress: ImportProgress = {
     bytesRead: 0,
     rowsRead: 0,
@@ -68,14 +70,17 @@ async function importOnce(path: string, mapping: ImportMapping): Promise<ImportP
   await runImport({
     importId: 'imp_0123',
     path,
-    mapping: compiled.mapping,
+    fileName: 'purchases.txt',
+    mapping,
     source,
     pipeline,
     store: store.imports,
     identifierRules: defaultIdentifierRules,
+    maxEventBytes: 32 * 1024,
     progress,
     signal: new AbortController().signal,
     chunkEvents: 3,
+    thread,
   });
   await writer.drain();
   return progress;
@@ -103,13 +108,13 @@ test('re-importing stores nothing even when the de-duplication window has forgot
       dollars: { property: 'revenue' },
     },
   };
-  const first = await importOnce(path, mapping);
+  const first = await importOnce(path, mapping, 'inline');
   assert.deepEqual(
     { rows: first.rowsRead, accepted: first.eventsAccepted, duplicates: first.eventsDuplicate },
     { rows: 4, accepted: 4, duplicates: 0 },
     'identical rows are distinct purchases',
   );
-  const second = await importOnce(path, mapping);
+  const second = await importOnce(path, mapping, 'worker');
   assert.deepEqual(
     { rows: second.rowsRead, accepted: second.eventsAccepted, duplicates: second.eventsDuplicate },
     { rows: 4, accepted: 0, duplicates: 4 },

@@ -6,7 +6,7 @@ import type { NewQuarantineRecord, QuarantineRecord, Source } from '../store/sto
 import type { BatchWork, GroupCommitWriter } from './group-commit.ts';
 import { hourOf, messageFingerprint, type Fingerprint, type MessageDedupe } from './message-dedupe.ts';
 import { isRejection, type ItemRejection, type RejectedItem } from './outcomes.ts';
-import { toStoredEvent } from './to-stored-event.ts';
+import { toStoredEvent, type ReceiveContext } from './to-stored-event.ts';
 import {
   emptyIdentityChanges,
   hasIdentityChanges,
@@ -35,24 +35,23 @@ export type TrackingOutcome =
     }
   | { readonly ok: false; readonly error: CibleError };
 
-/** Events built from the rows of an import file, handed over in-process. */
+/**
+ * An event that passed the first steps (validate → build the stored event): what de-duplication,
+ * identity resolution and the commit take.
+ */
+export interface PreparedEvent {
+  readonly stored: StoredEvent;
+  readonly valid: ValidEvent;
+}
+
+/** Events an import prepared from the rows of a file, handed over in-process. */
 export interface ImportedEvents {
   readonly source: Source;
-  /**
-   * Segment events. Besides userId and anonymousId, they may be identified by any identifier the
-   * pipeline reads (traits.email, traits.phone, context.externalIds...): the import checked that.
-   */
-  readonly events: readonly unknown[];
+  readonly events: readonly PreparedEvent[];
 }
 
 export type ImportedOutcome =
-  | {
-      readonly ok: true;
-      readonly accepted: number;
-      readonly duplicates: number;
-      /** Events the pipeline refused; `index` is their position in `events`. */
-      readonly rejected: RejectedItem[];
-    }
+  | { readonly ok: true; readonly accepted: number; readonly duplicates: number }
   | { readonly ok: false; readonly error: CibleError };
 
 export type ReplayOutcome =
@@ -75,10 +74,9 @@ export interface IngestPipeline {
    */
   track(request: TrackingRequest): Promise<TrackingOutcome>;
   /**
-   * Events of an import (CRM and till files): the same steps from validation on (validate →
-   * build the stored event → de-duplicate → resolve identity → commit), without HTTP. Resolves
-   * once they are committed. Rejected events are answered, not quarantined: the import keeps them
-   * with their rows.
+   * Events of an import (CRM and till files), prepared by `prepareImportedEvent` beside the file:
+   * the remaining steps (de-duplicate → resolve identity → commit), without HTTP. Resolves once
+   * they are committed.
    */
   ingestImported(request: ImportedEvents): Promise<ImportedOutcome>;
   /** Runs a quarantined record (or a corrected version of it) through the same steps again. */
@@ -103,10 +101,7 @@ export interface IngestPipelineDeps {
   readonly reloadIdentity?: () => Promise<void>;
 }
 
-interface Processed {
-  readonly stored: StoredEvent;
-  readonly valid: ValidEvent;
-}
+type Processed = PreparedEvent;
 
 interface Admitted {
   readonly events: StoredEvent[];
@@ -253,36 +248,17 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
   }
 
   async function ingestImported(request: ImportedEvents): Promise<ImportedOutcome> {
-    const receivedAt = deps.now();
-    const processed: Processed[] = [];
-    const rejected: RejectedItem[] = [];
-    for (let index = 0; index < request.events.length; index++) {
-      const item = request.events[index];
-      const outcome = processItem(item, request.source, receivedAt, null, importValidation);
-      if (isRejection(outcome)) {
-        rejected.push({
-          index,
-          messageId: messageIdOf(item),
-          code: outcome.code,
-          reason: outcome.message,
-          field: outcome.field,
-        });
-      } else {
-        processed.push(outcome);
-      }
-    }
     let admitted: Admitted;
     try {
       if (identityStale) await freshIdentity();
-      admitted = admit(processed, request.source.id, hourOf(receivedAt));
+      admitted = admit(request.events, request.source.id, hourOf(deps.now()));
       await deps.writer.enqueue(admitted.work);
     } catch (error) {
       return fail(storeUnavailable(error));
     }
     counters.accepted += admitted.events.length;
     counters.duplicates += admitted.duplicates;
-    counters.rejected += rejected.length;
-    return { ok: true, accepted: admitted.events.length, duplicates: admitted.duplicates, rejected };
+    return { ok: true, accepted: admitted.events.length, duplicates: admitted.duplicates };
   }
 
   function processItem(
@@ -290,9 +266,8 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     source: Source,
     receivedAt: number,
     ip: string | null,
-    validation?: ValidateOptions,
   ): Processed | ItemRejection {
-    const valid = validateEvent(item, validation);
+    const valid = validateEvent(item);
     if (isRejection(valid)) return valid;
     const stored = toStoredEvent(valid, {
       sourceId: source.id,
@@ -477,6 +452,18 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
 }
 
 const importValidation: ValidateOptions = { userOrAnonymousId: false };
+
+/**
+ * The first steps of ingestion (validate → build the stored event) for an event an import built
+ * from a row. Pure: an import runs them beside the file it reads, on a thread of its own, and hands
+ * the prepared events to `ingestImported`.
+ */
+export function prepareImportedEvent(item: unknown, receive: ReceiveContext): PreparedEvent | ItemRejection {
+  const valid = validateEvent(item, importValidation);
+  if (isRejection(valid)) return valid;
+  const stored = toStoredEvent(valid, receive);
+  return isRejection(stored) ? stored : { stored, valid };
+}
 
 /** Top-level `context`, `integrations` and `sentAt` of a batch apply to each of its events. */
 function withEnvelope(item: unknown, envelope: Record<string, unknown>): unknown {
