@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { IdentifierRules } from '../domain/identifiers.ts';
 import { CibleError, isCibleError } from '../errors.ts';
-import { messageFingerprint } from '../ingestion/message-dedupe.ts';
+import { messageFingerprint, type Fingerprint } from '../ingestion/message-dedupe.ts';
 import { isRejection } from '../ingestion/outcomes.ts';
 import { prepareImportedEvent, type PreparedEvent } from '../ingestion/pipeline.ts';
 import type { ImportRejection } from '../store/import-store.ts';
@@ -54,6 +54,11 @@ export interface ImportRowsOptions {
   readonly chunkEvents?: number;
   readonly stopped: () => boolean;
   readonly now: () => number;
+}
+
+interface Fingerprinted {
+  readonly messageId: string;
+  readonly fingerprint: Fingerprint;
 }
 
 /** An order being assembled from consecutive rows that share its id. */
@@ -114,7 +119,7 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
   };
 
   /** The messageId of a row (or order) from its key; undefined when the store already holds it. */
-  const keyOf = (record: FileRecord): string | undefined => {
+  const keyOf = (record: FileRecord): Fingerprinted | undefined => {
     const material =
       keyIndexes.length > 0
         ? keyMaterial(keyIndexes.map((index) => record.cells[index]))
@@ -123,14 +128,16 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
     // An explicit key names one row: its repeats are duplicates. Content keys count identical rows apart.
     const occurrence = keyIndexes.length > 0 ? 1 : occurrences.add(key.hi, key.lo);
     const messageId = messageIdOf(key, occurrence);
-    if (stored.size > 0 && stored.has(messageFingerprint(options.sourceId, messageId))) {
+    // The pipeline de-duplicates on this fingerprint: computed here, off the main thread.
+    const fingerprint = messageFingerprint(options.sourceId, messageId);
+    if (stored.size > 0 && stored.has(fingerprint)) {
       progress.alreadyStored++;
       return undefined;
     }
-    return messageId;
+    return { messageId, fingerprint };
   };
 
-  const emit = (event: unknown, records: readonly FileRecord[]): void => {
+  const emit = (event: unknown, records: readonly FileRecord[], fingerprint: Fingerprint): void => {
     const prepared = prepareImportedEvent(event, {
       sourceId: options.sourceId,
       receivedAt,
@@ -141,7 +148,7 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
       reject(records, rejectRow(prepared.code, prepared.message, prepared.field));
       return;
     }
-    chunk.push(prepared);
+    chunk.push({ ...prepared, fingerprint });
   };
 
   let order: OpenOrder | undefined;
@@ -149,13 +156,13 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
     if (order === undefined) return;
     const closing = order;
     order = undefined;
-    const key = rowKey(mapping.kind, `order\u0000${closing.orderId}`);
-    closedOrders.add(key.hi, key.lo);
+    const orderKey = rowKey(mapping.kind, `order\u0000${closing.orderId}`);
+    closedOrders.add(orderKey.hi, orderKey.lo);
     if (closing.rejection !== undefined) return reject(closing.records, closing.rejection);
-    const messageId = keyOf(closing.records[0]!);
-    if (messageId === undefined) return;
-    const origin = { messageId, importId: options.importId, line: closing.records[0]!.line };
-    emit(orderEvent(closing.values, mapping.event, origin), closing.records);
+    const key = keyOf(closing.records[0]!);
+    if (key === undefined) return;
+    const origin = { messageId: key.messageId, importId: options.importId, line: closing.records[0]!.line };
+    emit(orderEvent(closing.values, mapping.event, origin), closing.records, key.fingerprint);
   };
 
   const take = (record: FileRecord): void => {
@@ -177,10 +184,10 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
       return;
     }
     if (mapping.kind === 'customers') {
-      const messageId = keyOf(record);
-      if (messageId !== undefined)
-        emit(customerEvent(values, { messageId, importId: options.importId, line: record.line }), [record]);
-      return;
+      const key = keyOf(record);
+      if (key === undefined) return;
+      const origin = { messageId: key.messageId, importId: options.importId, line: record.line };
+      return emit(customerEvent(values, origin), [record], key.fingerprint);
     }
     if (values.timestamp === undefined) {
       return reject(
@@ -193,13 +200,10 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
       );
     }
     if (mapping.orderId === undefined) {
-      const messageId = keyOf(record);
-      if (messageId !== undefined)
-        emit(
-          orderEvent([values], mapping.event, { messageId, importId: options.importId, line: record.line }),
-          [record],
-        );
-      return;
+      const key = keyOf(record);
+      if (key === undefined) return;
+      const origin = { messageId: key.messageId, importId: options.importId, line: record.line };
+      return emit(orderEvent([values], mapping.event, origin), [record], key.fingerprint);
     }
     const orderId = values.orderId!;
     if (order !== undefined && order.orderId === orderId) {

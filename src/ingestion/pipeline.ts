@@ -42,6 +42,8 @@ export type TrackingOutcome =
 export interface PreparedEvent {
   readonly stored: StoredEvent;
   readonly valid: ValidEvent;
+  /** The messageId's fingerprint (`messageFingerprint`), when whoever prepared the event computed it. */
+  readonly fingerprint?: Fingerprint;
 }
 
 /** Events an import prepared from the rows of a file, handed over in-process. */
@@ -285,8 +287,9 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     const fingerprints: Fingerprint[] = [];
     const identity = emptyIdentityChanges();
     let duplicates = 0;
-    for (const { stored, valid } of processed) {
-      const fingerprint = messageFingerprint(sourceId, stored.messageId);
+    for (const prepared of processed) {
+      const { stored, valid } = prepared;
+      const fingerprint = prepared.fingerprint ?? messageFingerprint(sourceId, stored.messageId);
       if (deps.dedupe.checkAndAdd(fingerprint, hour)) {
         duplicates++;
         continue;
