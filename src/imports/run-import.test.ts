@@ -14,6 +14,7 @@ import { createSourceRegistry } from '../sources/source-registry.ts';
 import { createDuckdbStore } from '../store/duckdb/duckdb-store.ts';
 import type { Source, Store } from '../store/store.ts';
 import type { ImportMapping } from './mapping.ts';
+import { createImportThread, type ImportThread } from './import-thread.ts';
 import { runImport, type ImportProgress } from './run-import.ts';
 
 let dir: string;
@@ -34,7 +35,7 @@ after(async () => {
 async function importOnce(
   path: string,
   mapping: ImportMapping,
-  thread: 'worker' | 'inline',
+  thread: ImportThread | 'inline',
 ): Promise<ImportProgress> {
   const sources = await createSourceRegistry(store, Date.now);
   const writer = createGroupCommitWriter({ store, maxEvents: 10_000, maxDelayMs: 1 });
@@ -114,7 +115,8 @@ test('re-importing stores nothing even when the de-duplication window has forgot
     { rows: 4, accepted: 4, duplicates: 0 },
     'identical rows are distinct purchases',
   );
-  const second = await importOnce(path, mapping, 'worker');
+  const thread = createImportThread();
+  const second = await importOnce(path, mapping, thread).finally(() => thread.close());
   assert.deepEqual(
     { rows: second.rowsRead, accepted: second.eventsAccepted, duplicates: second.eventsDuplicate },
     { rows: 4, accepted: 0, duplicates: 4 },

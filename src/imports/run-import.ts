@@ -1,4 +1,3 @@
-import { Worker } from 'node:worker_threads';
 import type { IdentifierRules } from '../domain/identifiers.ts';
 import { CibleError, type ErrorCode } from '../errors.ts';
 import type { IngestPipeline, PreparedEvent } from '../ingestion/pipeline.ts';
@@ -6,7 +5,8 @@ import type { ImportRejection, ImportStore } from '../store/import-store.ts';
 import type { Source } from '../store/store.ts';
 import { importRows, type RowsProgress, type RowsSink } from './import-rows.ts';
 import { compileMapping, type CompiledMapping, type ImportMapping } from './mapping.ts';
-import { FingerprintCounter, importMessageIdPrefix, type FingerprintCounterState } from './row-keys.ts';
+import type { ImportThread } from './import-thread.ts';
+import { FingerprintCounter, importMessageIdPrefix } from './row-keys.ts';
 
 /** What a running import has done so far; the job manager reads it for progress. */
 export interface ImportProgress {
@@ -33,38 +33,14 @@ export interface RunImportOptions {
   /** Events handed to the pipeline at once (default 5,000). */
   readonly chunkEvents?: number;
   /**
-   * `worker` (the default) reads and prepares the rows on a thread of its own, so that the main
-   * thread only de-duplicates, resolves identities and commits; `inline` does it all here.
+   * Where the rows are read and prepared: on the import thread, so that the main thread only
+   * de-duplicates, resolves identities and commits; or `inline`, all here.
    */
-  readonly thread?: 'worker' | 'inline';
+  readonly thread: ImportThread | 'inline';
 }
-
-/** What the import's thread is given. */
-export interface ImportWorkerData {
-  readonly importId: string;
-  readonly path: string;
-  readonly fileName: string;
-  readonly mapping: ImportMapping;
-  readonly sourceId: string;
-  readonly identifierRules: IdentifierRules;
-  readonly maxEventBytes: number;
-  readonly stored: FingerprintCounterState;
-  readonly chunkEvents: number | undefined;
-}
-
-/** Messages to the import's thread: a chunk was committed, or stop. */
-export type ToImport = { readonly kind: 'ack' } | { readonly kind: 'stop' };
-
-/** Messages from the import's thread. */
-export type FromImport =
-  | { readonly kind: 'events'; readonly events: PreparedEvent[]; readonly progress: RowsProgress }
-  | { readonly kind: 'rejected'; readonly rows: ImportRejection[] }
-  | { readonly kind: 'progress'; readonly progress: RowsProgress }
-  | { readonly kind: 'done'; readonly progress: RowsProgress }
-  | { readonly kind: 'failed'; readonly error: { code?: string; message: string; field?: string } };
 
 /**
- * Runs one import. The rows are read and prepared (`importRows`) on a thread of the import's own;
+ * Runs one import. The rows are read and prepared (`importRows`) on the import thread;
  * their events come here in chunks and go through the rest of the pipeline (de-duplication,
  * identity, the single writer's commit), two chunks at most in flight: one committing while the
  * next is prepared. Rejected rows are kept in the store as they come. Idempotent: rows whose events
@@ -137,18 +113,8 @@ export async function runImport(options: RunImportOptions): Promise<void> {
     return;
   }
 
-  const worker = startWorker({
-    importId: options.importId,
-    path: options.path,
-    fileName: options.fileName,
-    mapping: options.mapping,
-    sourceId: options.source.id,
-    identifierRules: options.identifierRules,
-    maxEventBytes: options.maxEventBytes,
-    stored: stored.state(),
-    chunkEvents: options.chunkEvents,
-  });
-  const stop = (): void => worker.postMessage({ kind: 'stop' } satisfies ToImport);
+  const thread = options.thread;
+  const stop = (): void => thread.send({ kind: 'stop' });
   options.signal.addEventListener('abort', stop);
   // Messages are handled in order: a chunk's rows are kept and counted before the next one's.
   let work: Promise<void> = Promise.resolve();
@@ -162,50 +128,64 @@ export async function runImport(options: RunImportOptions): Promise<void> {
         stop();
         reject(error instanceof Error ? error : new Error(String(error)));
       };
-      worker.on('error', fail);
-      worker.on('exit', (code) => fail(new Error(`The import's thread stopped (exit code ${code}).`)));
-      worker.on('message', (message: FromImport) => {
-        switch (message.kind) {
-          case 'events': {
-            update(message.progress);
-            const committed = ingest(message.events).then(() => {
-              pending.delete(committed);
-              worker.postMessage({ kind: 'ack' } satisfies ToImport);
-            }, fail);
-            pending.add(committed);
-            break;
-          }
-          case 'rejected':
-            work = work.then(() => keep(message.rows)).catch(fail);
-            break;
-          case 'progress':
-            update(message.progress);
-            break;
-          case 'done':
-            work = work
-              .then(() => Promise.all(pending))
-              .then(() => {
+      thread.start(
+        {
+          importId: options.importId,
+          path: options.path,
+          fileName: options.fileName,
+          mapping: options.mapping,
+          sourceId: options.source.id,
+          identifierRules: options.identifierRules,
+          maxEventBytes: options.maxEventBytes,
+          stored: stored.state(),
+          chunkEvents: options.chunkEvents,
+        },
+        {
+          crashed: fail,
+          message(message) {
+            switch (message.kind) {
+              case 'events': {
                 update(message.progress);
-                settled = true;
-                resolve();
-              }, fail);
-            break;
-          case 'failed':
-            fail(
-              message.error.code === undefined
-                ? new Error(message.error.message)
-                : new CibleError(message.error.code as ErrorCode, message.error.message, {
-                    ...(message.error.field === undefined ? {} : { field: message.error.field }),
-                  }),
-            );
-            break;
-        }
-      });
+                const committed = ingest(message.events).then(() => {
+                  pending.delete(committed);
+                  thread.send({ kind: 'ack' });
+                }, fail);
+                pending.add(committed);
+                break;
+              }
+              case 'rejected':
+                work = work.then(() => keep(message.rows)).catch(fail);
+                break;
+              case 'progress':
+                update(message.progress);
+                break;
+              case 'done':
+                work = work
+                  .then(() => Promise.all(pending))
+                  .then(() => {
+                    update(message.progress);
+                    settled = true;
+                    resolve();
+                  }, fail);
+                break;
+              case 'failed':
+                fail(
+                  message.error.code === undefined
+                    ? new Error(message.error.message)
+                    : new CibleError(message.error.code as ErrorCode, message.error.message, {
+                        ...(message.error.field === undefined ? {} : { field: message.error.field }),
+                      }),
+                );
+                break;
+            }
+          },
+        },
+      );
     });
   } finally {
     options.signal.removeEventListener('abort', stop);
     await Promise.allSettled([work, ...pending]);
-    await worker.terminate();
+    thread.release();
   }
 }
 
@@ -221,27 +201,4 @@ function compiled(options: RunImportOptions): CompiledMapping {
     );
   }
   return result.mapping;
-}
-
-/**
- * Worker threads do not inherit the TypeScript loader (tsx) of the main thread: when Cible runs
- * from its TypeScript sources, the worker registers it before loading its entry.
- */
-function startWorker(data: ImportWorkerData): Worker {
-  const entry = new URL('./import-worker.ts', import.meta.url).href;
-  const loader = entry.endsWith('.ts') ? import.meta.resolve('tsx/esm/api') : null;
-  const bootstrap = `
-    const { workerData } = require('node:worker_threads');
-    (async () => {
-      if (workerData.loader !== null) (await import(workerData.loader)).register();
-      await import(workerData.entry);
-    })().catch((error) => { setImmediate(() => { throw error; }); });
-  `;
-  return new Worker(bootstrap, {
-    eval: true,
-    workerData: { ...data, loader, entry },
-    // Reading rows makes many short-lived objects: a young generation of 192 MB (64 MB semi-spaces)
-    // collects them for a third less CPU than V8's default (16 MB semi-spaces).
-    resourceLimits: { maxYoungGenerationSizeMb: 192 },
-  });
 }
