@@ -264,17 +264,16 @@ export function orderEvent(
   return event;
 }
 
-const isoTimes = new Map<number, string>();
+let lastTime = NaN;
+let lastIso = '';
 
-/** ISO-8601 text of a time; the rows of a file share a few thousand dates at most, mostly. */
+/** ISO-8601 text of a time; the rows of a file often come in runs of one time. */
 function isoTime(ms: number): string {
-  let iso = isoTimes.get(ms);
-  if (iso === undefined) {
-    iso = new Date(ms).toISOString();
-    if (isoTimes.size >= 4096) isoTimes.clear();
-    isoTimes.set(ms, iso);
+  if (ms !== lastTime) {
+    lastTime = ms;
+    lastIso = new Date(ms).toISOString();
   }
-  return iso;
+  return lastIso;
 }
 
 /** Σ price × quantity (1 when absent), when every line item has a price. */
