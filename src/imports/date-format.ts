@@ -89,23 +89,22 @@ export function compileDateFormat(format: string, timezone: string): DateParser 
     const h = hour === 0 ? 0 : Number(parts[hour]);
     const mi = minute === 0 ? 0 : Number(parts[minute]);
     const s = second === 0 ? 0 : Number(parts[second]);
-    const wall = Date.UTC(y, mo - 1, d, h, mi, s, millisecond === 0 ? 0 : Number(parts[millisecond]));
-    const check = new Date(wall);
-    if (
-      check.getUTCFullYear() !== y ||
-      check.getUTCMonth() !== mo - 1 ||
-      check.getUTCDate() !== d ||
-      h > 23 ||
-      mi > 59 ||
-      s > 59
-    ) {
+    if (mo < 1 || mo > 12 || d < 1 || d > daysIn(y, mo) || h > 23 || mi > 59 || s > 59) {
       return new ValueError(`${JSON.stringify(text)} is not a valid date (${format}).`);
     }
+    const wall = Date.UTC(y, mo - 1, d, h, mi, s, millisecond === 0 ? 0 : Number(parts[millisecond]));
     const ms = fromZoned(wall, timezone);
     if (seen.size >= 4096) seen.clear();
     seen.set(text, ms);
     return ms;
   };
+}
+
+const monthDays = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(year: number, month: number): number {
+  if (month !== 2) return monthDays[month - 1]!;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
 }
 
 export function isTimeZone(name: string): boolean {

@@ -8,7 +8,7 @@ import { prepareImportedEvent, type PreparedEvent } from '../ingestion/pipeline.
 import type { ImportRejection } from '../store/import-store.ts';
 import type { CompiledMapping } from './mapping.ts';
 import { readRecords, recordText, type FileRecord } from './read-records.ts';
-import { FingerprintCounter, keyMaterial, messageIdOf, rowKey } from './row-keys.ts';
+import { FingerprintCounter, keyMaterial, messageIdOf, rowKey, type RowKey } from './row-keys.ts';
 import {
   createIdentifierCheck,
   customerEvent,
@@ -64,6 +64,8 @@ interface Fingerprinted {
 /** An order being assembled from consecutive rows that share its id. */
 interface OpenOrder {
   readonly orderId: string;
+  /** The order id's fingerprint, to catch the order appearing again later. */
+  readonly orderKey: RowKey;
   readonly records: FileRecord[];
   readonly values: RowValues[];
   rejection: RowRejection | undefined;
@@ -151,13 +153,13 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
     chunk.push({ ...prepared, fingerprint });
   };
 
+  const orderKeyOf = (orderId: string): RowKey => rowKey(mapping.kind, `order\u0000${orderId}`);
   let order: OpenOrder | undefined;
   const closeOrder = (): void => {
     if (order === undefined) return;
     const closing = order;
     order = undefined;
-    const orderKey = rowKey(mapping.kind, `order\u0000${closing.orderId}`);
-    closedOrders.add(orderKey.hi, orderKey.lo);
+    closedOrders.add(closing.orderKey.hi, closing.orderKey.lo);
     if (closing.rejection !== undefined) return reject(closing.records, closing.rejection);
     const key = keyOf(closing.records[0]!);
     if (key === undefined) return;
@@ -180,7 +182,7 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
         return;
       }
       closeOrder();
-      order = { orderId, records: [record], values: [], rejection: values };
+      order = { orderId, orderKey: orderKeyOf(orderId), records: [record], values: [], rejection: values };
       return;
     }
     if (mapping.kind === 'customers') {
@@ -213,8 +215,14 @@ export async function importRows(options: ImportRowsOptions, sink: RowsSink): Pr
       return;
     }
     closeOrder();
-    order = { orderId, records: [record], values: [values], rejection: undefined };
-    if (closedOrders.has(rowKey(mapping.kind, `order\u0000${orderId}`))) {
+    order = {
+      orderId,
+      orderKey: orderKeyOf(orderId),
+      records: [record],
+      values: [values],
+      rejection: undefined,
+    };
+    if (closedOrders.has(order.orderKey)) {
       order.rejection = rejectRow(
         'CIBLE_ERR_IMPORT_ORDER_INCONSISTENT',
         `Order ${JSON.stringify(orderId)} appears again after other orders: the lines of one order must be consecutive (sort the file by order id). These lines were not imported.`,

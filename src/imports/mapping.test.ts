@@ -88,6 +88,9 @@ describe('date formats', () => {
     assert.ok(typeof parse === 'function');
     assert.equal(parse('19970101'), Date.UTC(1997, 0, 1));
     assert.ok(parse('19970230') instanceof ValueError);
+    assert.equal(parse('20240229'), Date.UTC(2024, 1, 29));
+    assert.ok(parse('20230229') instanceof ValueError);
+    assert.ok(parse('19971301') instanceof ValueError);
     assert.ok(parse('1997-01-01') instanceof ValueError);
     const french = compileDateFormat('D/M/YYYY H:mm', 'UTC');
     assert.ok(typeof french === 'function');
