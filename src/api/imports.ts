@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { CibleError } from '../errors.ts';
@@ -257,12 +257,18 @@ export async function importsApi(fastify: FastifyInstance, options: ImportsApiOp
       const job = await options.imports.get(request.params.id);
       if (job === undefined) return sendError(reply, notFound(request.params.id));
       const format = job.mapping.format?.type ?? formatFromName(job.fileName);
-      const lines: string[] = job.header === null || job.mapping.format?.header === false ? [] : [job.header];
-      for (let after = 0; ;) {
-        const rows = await options.imports.rejected(job.id, { limit: 1000, afterLine: after });
-        for (const row of rows) lines.push(row.raw);
-        if (rows.length < 1000) break;
-        after = rows.at(-1)!.line;
+      const header = job.header === null || job.mapping.format?.header === false ? null : job.header;
+      const { imports } = options;
+      const { id } = job;
+      // Streamed a page at a time: an import can reject many rows.
+      async function* lines(): AsyncGenerator<string> {
+        if (header !== null) yield `${header}\n`;
+        for (let after = 0; ;) {
+          const rows = await imports.rejected(id, { limit: 1000, afterLine: after });
+          if (rows.length > 0) yield rows.map((row) => `${row.raw}\n`).join('');
+          if (rows.length < 1000) return;
+          after = rows.at(-1)!.line;
+        }
       }
       const base = job.fileName.replace(/\.[^.]*$/, '');
       const extension = /\.[^.]+$/.exec(job.fileName)?.[0] ?? (format === 'ndjson' ? '.ndjson' : '.csv');
@@ -272,7 +278,7 @@ export async function importsApi(fastify: FastifyInstance, options: ImportsApiOp
           format === 'ndjson' ? 'application/x-ndjson' : format === 'csv' ? 'text/csv' : 'text/plain',
         )
         .header('content-disposition', `attachment; filename="${base}.rejected${extension}"`)
-        .send(lines.length === 0 ? '' : `${lines.join('\n')}\n`);
+        .send(Readable.from(lines()));
     },
   );
 }
