@@ -109,11 +109,11 @@ export const errorCatalogue = {
   },
   CIBLE_ERR_IMPORT_FILE_UNREADABLE: {
     status: 422,
-    hint: 'Check that the file matches the mapping (format, delimiter, header, column names), fix it or the mapping, and import again.',
+    hint: 'Check that the file matches the mapping (format, delimiter, header, columns), then import it again.',
   },
   CIBLE_ERR_IMPORT_ROW_MALFORMED: {
     status: 422,
-    hint: 'The row is not well-formed (quotes, number of columns, JSON): fix the line in the rejected rows file and import that file.',
+    hint: 'Fix the line (quotes, number of columns, JSON) in the rejected rows file and import that file.',
   },
   CIBLE_ERR_IMPORT_ROW_MISSING_VALUE: {
     status: 422,
@@ -121,19 +121,19 @@ export const errorCatalogue = {
   },
   CIBLE_ERR_IMPORT_ROW_INVALID_VALUE: {
     status: 422,
-    hint: 'Write the cell as the mapping reads it (type, date format, decimal separator), or change the mapping; then import the rejected rows again.',
+    hint: 'Write the cell as the mapping reads it (type, date format, decimal mark); import the rejected rows again.',
   },
-  CIBLE_ERR_IMPORT_ROW_INVALID_IDENTIFIER: {
+  CIBLE_ERR_IMPORT_ROW_BAD_IDENTIFIER: {
     status: 422,
-    hint: 'Correct the identifier (a valid e-mail address, a phone number with its country prefix...), or empty the cell; then import the rejected rows again.',
+    hint: 'Correct the identifier (a valid e-mail, a phone with its country code) or empty it; import the rows again.',
   },
   CIBLE_ERR_IMPORT_ROW_NO_IDENTIFIER: {
     status: 422,
-    hint: 'Give the row at least one identifier (e-mail, phone, customer or loyalty number...), then import the rejected rows again.',
+    hint: 'Give the row an identifier (e-mail, phone, customer or loyalty number); import the rejected rows again.',
   },
   CIBLE_ERR_IMPORT_ORDER_INCONSISTENT: {
     status: 422,
-    hint: "The lines of one order must be consecutive and agree on the customer, the time and the order's properties: fix or sort the file, then import the rejected rows again.",
+    hint: "Make each order's lines consecutive and agree on customer and time; import the rejected rows again.",
   },
   CIBLE_ERR_CLI_USAGE: {
     status: 400,

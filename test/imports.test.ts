@@ -152,7 +152,7 @@ test('bad rows are reported with their line number, reason and column, and kept'
   assert.deepEqual(
     rows.map(({ line, code, field }) => ({ line, code, field })),
     [
-      { line: 4, code: 'CIBLE_ERR_IMPORT_ROW_INVALID_IDENTIFIER', field: 'Email' },
+      { line: 4, code: 'CIBLE_ERR_IMPORT_ROW_BAD_IDENTIFIER', field: 'Email' },
       { line: 5, code: 'CIBLE_ERR_IMPORT_ROW_NO_IDENTIFIER', field: 'Email' },
       { line: 6, code: 'CIBLE_ERR_IMPORT_ROW_INVALID_VALUE', field: 'Birth' },
       { line: 7, code: 'CIBLE_ERR_IMPORT_ROW_MALFORMED', field: null },

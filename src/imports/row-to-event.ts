@@ -121,7 +121,7 @@ export function readRow(
             typeof cell === 'string' ? cell.trim() : typeof cell === 'number' ? String(cell) : undefined;
           if (written === undefined) {
             return rejectRow(
-              'CIBLE_ERR_IMPORT_ROW_INVALID_IDENTIFIER',
+              'CIBLE_ERR_IMPORT_ROW_BAD_IDENTIFIER',
               `Column ${column.name}: a ${role.identifierType} must be a string or a number.`,
               column.name,
             );
@@ -130,7 +130,7 @@ export function readRow(
           if (checked === 'placeholder') break;
           if (checked !== 'valid') {
             return rejectRow(
-              'CIBLE_ERR_IMPORT_ROW_INVALID_IDENTIFIER',
+              'CIBLE_ERR_IMPORT_ROW_BAD_IDENTIFIER',
               `Column ${column.name}: ${checked.reason}`,
               column.name,
             );
