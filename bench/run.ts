@@ -10,6 +10,7 @@ const benchmarks: Readonly<Record<string, () => Promise<Benchmark>>> = {
   ingest: async () => (await import('./ingest.ts')).runIngestBenchmark,
   profiles: async () => (await import('./profiles.ts')).runProfilesBenchmark,
   quality: async () => (await import('./quality.ts')).runQualityBenchmark,
+  import: async () => (await import('./import.ts')).runImportBenchmark,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -2,11 +2,13 @@ import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config/config.ts';
 import { adminApi, adminAuth } from './api/admin.ts';
+import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
 import { qualityApi } from './api/quality.ts';
 import type { IdentifierRules } from './domain/identifiers.ts';
 import type { IdentityRules } from './domain/identity-graph.ts';
 import type { TraitRules } from './domain/traits.ts';
+import type { ImportJobs } from './imports/import-jobs.ts';
 import type { IdentityResolver } from './ingestion/resolve-identity.ts';
 import { installErrorHandler } from './api/error-handler.ts';
 import { trackingApi } from './api/tracking.ts';
@@ -28,6 +30,8 @@ export interface AppDeps {
   readonly identifierRules: IdentifierRules;
   readonly traitRules: TraitRules;
   readonly identityRules: IdentityRules;
+  /** CRM and till file imports; without them the /api/imports routes are absent. */
+  readonly imports?: ImportJobs;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -103,6 +107,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       sources: deps.sources,
     });
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
+    if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });
   });
   return app;
 }

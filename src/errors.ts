@@ -99,6 +99,50 @@ export const errorCatalogue = {
     status: 422,
     hint: 'The replayed event is still invalid: send a corrected event as {"event": {...}} in the body.',
   },
+  CIBLE_ERR_IMPORT_INVALID_MAPPING: {
+    status: 400,
+    hint: 'Fix the mapping at the field named in the message; docs/imports.md describes every field of a mapping.',
+  },
+  CIBLE_ERR_IMPORT_NOT_FOUND: {
+    status: 404,
+    hint: 'List imports with GET /api/imports (or `cible imports list`) and use one of their ids.',
+  },
+  CIBLE_ERR_IMPORT_FILE_ALREADY_SENT: {
+    status: 409,
+    hint: 'An import takes one file: create a new import (POST /api/imports) for another file.',
+  },
+  CIBLE_ERR_IMPORT_FINISHED: {
+    status: 409,
+    hint: 'The import has already finished; nothing more to do. Create a new import to run a file again.',
+  },
+  CIBLE_ERR_IMPORT_FILE_UNREADABLE: {
+    status: 422,
+    hint: 'Check that the file matches the mapping (format, delimiter, header, columns), then import it again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_MALFORMED: {
+    status: 422,
+    hint: 'Fix the line (quotes, number of columns, JSON) in the rejected rows file and import that file.',
+  },
+  CIBLE_ERR_IMPORT_ROW_MISSING_VALUE: {
+    status: 422,
+    hint: 'Fill the column named in the message (the mapping marks it required), then import the rejected rows again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_INVALID_VALUE: {
+    status: 422,
+    hint: 'Write the cell as the mapping reads it (type, date format, decimal mark); import the rejected rows again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_BAD_IDENTIFIER: {
+    status: 422,
+    hint: 'Correct the identifier (a valid e-mail, a phone with its country code) or empty it; import the rows again.',
+  },
+  CIBLE_ERR_IMPORT_ROW_NO_IDENTIFIER: {
+    status: 422,
+    hint: 'Give the row an identifier (e-mail, phone, customer or loyalty number); import the rejected rows again.',
+  },
+  CIBLE_ERR_IMPORT_ORDER_INCONSISTENT: {
+    status: 422,
+    hint: "Make each order's lines consecutive and agree on customer and time; import the rejected rows again.",
+  },
   CIBLE_ERR_CLI_USAGE: {
     status: 400,
     hint: 'Run `cible help` for the commands and their options.',

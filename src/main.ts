@@ -6,6 +6,7 @@ import { buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
 import { createIdentityGraph, type IdentityGraph } from './domain/identity-graph.ts';
 import { backfillProfiles } from './ingestion/backfill-profiles.ts';
+import { createImportJobs } from './imports/import-jobs.ts';
 import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
@@ -142,6 +143,18 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       identity.replace(reloaded.graph, reloaded.lastMergeId, reloaded.activeMerges);
     },
   });
+  // Imports run in the background through the same pipeline; one a stop interrupted resumes here.
+  const imports = await createImportJobs({
+    store,
+    sources,
+    pipeline,
+    identifierRules: config.rules.identifiers,
+    dataDir: config.dataDir,
+    maxEventBytes: config.ingest.maxEventBytes,
+    now,
+    caughtUp: () => writer.caughtUp(),
+    onError: (error, importId) => app.log.error({ err: error, importId }, 'import failed'),
+  });
   const app = await buildApp({
     config,
     store,
@@ -154,6 +167,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     identifierRules: config.rules.identifiers,
     traitRules: config.rules.traits,
     identityRules: config.rules.identity,
+    imports,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
 
@@ -170,6 +184,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       stopping ??= (async () => {
         clearInterval(expiry);
         await app.close();
+        await imports.close();
         await writer.drain();
         await log.close();
         await store.close();

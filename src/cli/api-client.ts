@@ -11,6 +11,18 @@ export interface ApiClient {
   createSource(name: string): Promise<SourceInfo>;
   listSources(): Promise<SourceInfo[]>;
   findOrCreateSource(name: string): Promise<SourceInfo>;
+  listImports(): Promise<{ imports: ImportSummary[] }>;
+  /** The admin token the client authenticates with. */
+  readonly token: string;
+}
+
+export interface ImportSummary {
+  readonly id: string;
+  readonly status: string;
+  readonly createdAt: string;
+  readonly fileName: string;
+  readonly rows: { readonly read: number; readonly rejected: number };
+  readonly events: { readonly accepted: number; readonly duplicates: number };
 }
 
 export function createApiClient(serverUrl: string, token: string): ApiClient {
@@ -42,6 +54,8 @@ export function createApiClient(serverUrl: string, token: string): ApiClient {
       const existing = (await client.listSources()).find((source) => source.name === name);
       return existing ?? (await client.createSource(name));
     },
+    listImports: () => call('GET', '/api/imports?limit=100'),
+    token,
   };
   return client;
 }

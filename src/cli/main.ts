@@ -6,6 +6,7 @@ import { CibleError, isCibleError } from '../errors.ts';
 import { startCible } from '../main.ts';
 import { createApiClient, type ApiClient } from './api-client.ts';
 import { importFile } from './import-file.ts';
+import { importWithMapping } from './import-job.ts';
 
 const usage = `Usage: cible <command> [options]
 
@@ -14,6 +15,9 @@ Commands:
   sources create <name>         Create a source; prints its id and write key
   sources list                  List sources
   import <file.ndjson|.csv>     Send a file's events through the pipeline, with a progress bar
+  import <file> --mapping <m>   Import a CRM or till file (customers or transactions) as the mapping
+                                says, as a job of the server; progress bar, report, rejected rows
+  imports list                  List imports and their state
   help                          This text
 
 Options for every command:
@@ -28,6 +32,8 @@ Options for import:
   --type <call>       Event type for CSV rows without a "type" column (default: track if there is an
                       "event" column, identify otherwise)
   --batch-size <n>    Events per request (default 500)
+  --mapping <file>    The mapping of a CRM or till file (JSON; see docs/imports.md)
+  --source <name>     With --mapping: the source to import into (default "import"; created if missing)
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -38,6 +44,8 @@ async function main(argv: readonly string[]): Promise<number> {
       'write-key': { type: 'string' },
       type: { type: 'string' },
       'batch-size': { type: 'string' },
+      mapping: { type: 'string' },
+      source: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -91,6 +99,37 @@ async function main(argv: readonly string[]): Promise<number> {
       if (file === undefined)
         throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Say which file: `cible import <file>`.');
       const client = await clientFor(config);
+      if (values.mapping !== undefined) {
+        const source =
+          values.source === undefined ? undefined : await client.findOrCreateSource(values.source);
+        const report = await importWithMapping({
+          path: file,
+          mappingPath: values.mapping,
+          serverUrl: config.serverUrl,
+          token: client.token,
+          ...(source === undefined ? {} : { sourceId: source.id }),
+          progress: process.stderr.isTTY ? 'bar' : 'none',
+        });
+        const { job } = report;
+        console.log(
+          `Import ${job.id} ${job.status}: ${job.rows.read} rows read, ${job.events.accepted} events stored, ` +
+            `${job.events.duplicates} already stored, ${job.rows.rejected} rows rejected (${job.rowsPerSecond} rows/s).`,
+        );
+        for (const row of report.rejected) {
+          console.log(`  line ${row.line}: ${row.reason}${row.field === null ? '' : ` [${row.field}]`}`);
+        }
+        if (job.rows.rejected > report.rejected.length) {
+          console.log(`  ... and ${job.rows.rejected - report.rejected.length} more`);
+        }
+        if (report.rejectedFile !== null) {
+          console.log(
+            `Rejected rows, with the file's header: ${report.rejectedFile}\n` +
+              `Fix them and run: cible import ${report.rejectedFile} --mapping ${values.mapping}` +
+              ' (rows already stored are never stored twice).',
+          );
+        }
+        return job.rows.rejected > 0 ? 2 : 0;
+      }
       const writeKey = values['write-key'] ?? (await client.findOrCreateSource('import')).writeKey;
       const batchSize = values['batch-size'] === undefined ? 500 : Number(values['batch-size']);
       if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 2500) {
@@ -119,6 +158,18 @@ async function main(argv: readonly string[]): Promise<number> {
       if (report.rejectedFile !== null)
         console.log(`Rejected lines, with their reasons: ${report.rejectedFile}`);
       return report.rejected.length > 0 ? 2 : 0;
+    }
+    case 'imports': {
+      const client = await clientFor(config);
+      if (rest[0] !== 'list') throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Say `cible imports list`.');
+      const { imports } = await client.listImports();
+      for (const job of imports) {
+        console.log(
+          `${job.id}\t${job.status}\t${job.createdAt}\t${job.fileName}\t${job.rows.read} rows\t` +
+            `${job.events.accepted} stored\t${job.events.duplicates} already stored\t${job.rows.rejected} rejected`,
+        );
+      }
+      return 0;
     }
     default:
       throw new CibleError('CIBLE_ERR_CLI_USAGE', `Unknown command "${command}".`);

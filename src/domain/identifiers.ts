@@ -174,6 +174,15 @@ function normaliseEmail(trimmed: string, rules: IdentifierRules): string | undef
   return `${local}@${domain}`;
 }
 
+/** Whether a value, as written or normalised, is a placeholder that identifies nobody ("n/a", "null", test@test.com...). */
+export function isPlaceholderIdentifier(
+  type: string,
+  value: string,
+  rules: IdentifierRules = defaultIdentifierRules,
+): boolean {
+  return isBlocked(type, value.trim(), rules);
+}
+
 function isBlocked(type: string, value: string, rules: IdentifierRules): boolean {
   const lower = value.toLowerCase();
   return (

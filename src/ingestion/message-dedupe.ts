@@ -24,8 +24,21 @@ export interface Fingerprint {
 
 /** md5(sourceId + "\0" + messageId), first 8 bytes as little-endian halves (the store computes the same). */
 export function messageFingerprint(sourceId: string, messageId: string): Fingerprint {
-  const digest = hash('md5', `${sourceId}\u0000${messageId}`, 'buffer');
-  return { hi: digest.readUInt32LE(4), lo: digest.readUInt32LE(0) };
+  // A 'binary' (latin1) string holds one byte a character: read without the Buffer a 'buffer' digest allocates,
+  // which costs twice as much as the hash itself.
+  const digest = hash('md5', `${sourceId}\u0000${messageId}`, 'binary');
+  return { hi: uint32At(digest, 4), lo: uint32At(digest, 0) };
+}
+
+/** The little-endian 32-bit integer at a byte offset of a latin1 string. */
+export function uint32At(bytes: string, offset: number): number {
+  return (
+    (bytes.charCodeAt(offset) |
+      (bytes.charCodeAt(offset + 1) << 8) |
+      (bytes.charCodeAt(offset + 2) << 16) |
+      (bytes.charCodeAt(offset + 3) << 24)) >>>
+    0
+  );
 }
 
 export function hourOf(ms: number): number {

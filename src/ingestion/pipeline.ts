@@ -6,14 +6,14 @@ import type { NewQuarantineRecord, QuarantineRecord, Source } from '../store/sto
 import type { BatchWork, GroupCommitWriter } from './group-commit.ts';
 import { hourOf, messageFingerprint, type Fingerprint, type MessageDedupe } from './message-dedupe.ts';
 import { isRejection, type ItemRejection, type RejectedItem } from './outcomes.ts';
-import { toStoredEvent } from './to-stored-event.ts';
+import { toStoredEvent, type ReceiveContext } from './to-stored-event.ts';
 import {
   emptyIdentityChanges,
   hasIdentityChanges,
   type IdentityResolver,
   type PendingIdentityChanges,
 } from './resolve-identity.ts';
-import { validateEvent, type ValidEvent } from './validate-event.ts';
+import { validateEvent, type ValidateOptions, type ValidEvent } from './validate-event.ts';
 
 /** One request to the tracking API, as the HTTP layer hands it over. */
 export interface TrackingRequest {
@@ -35,6 +35,27 @@ export type TrackingOutcome =
     }
   | { readonly ok: false; readonly error: CibleError };
 
+/**
+ * An event that passed the first steps (validate → build the stored event): what de-duplication,
+ * identity resolution and the commit take.
+ */
+export interface PreparedEvent {
+  readonly stored: StoredEvent;
+  readonly valid: ValidEvent;
+  /** The messageId's fingerprint (`messageFingerprint`), when whoever prepared the event computed it. */
+  readonly fingerprint?: Fingerprint;
+}
+
+/** Events an import prepared from the rows of a file, handed over in-process. */
+export interface ImportedEvents {
+  readonly source: Source;
+  readonly events: readonly PreparedEvent[];
+}
+
+export type ImportedOutcome =
+  | { readonly ok: true; readonly accepted: number; readonly duplicates: number }
+  | { readonly ok: false; readonly error: CibleError };
+
 export type ReplayOutcome =
   | { readonly ok: true; readonly accepted: number; readonly duplicates: number }
   | { readonly ok: false; readonly error: CibleError };
@@ -54,6 +75,12 @@ export interface IngestPipeline {
    * stored event → de-duplicate → commit (group commit) → answer.
    */
   track(request: TrackingRequest): Promise<TrackingOutcome>;
+  /**
+   * Events of an import (CRM and till files), prepared by `prepareImportedEvent` beside the file:
+   * the remaining steps (de-duplicate → resolve identity → commit), without HTTP. Resolves once
+   * they are committed.
+   */
+  ingestImported(request: ImportedEvents): Promise<ImportedOutcome>;
   /** Runs a quarantined record (or a corrected version of it) through the same steps again. */
   replay(record: QuarantineRecord, correction: unknown): Promise<ReplayOutcome>;
   /**
@@ -76,10 +103,7 @@ export interface IngestPipelineDeps {
   readonly reloadIdentity?: () => Promise<void>;
 }
 
-interface Processed {
-  readonly stored: StoredEvent;
-  readonly valid: ValidEvent;
-}
+type Processed = PreparedEvent;
 
 interface Admitted {
   readonly events: StoredEvent[];
@@ -225,6 +249,20 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     return { ok: true, accepted: events.length, duplicates, rejected };
   }
 
+  async function ingestImported(request: ImportedEvents): Promise<ImportedOutcome> {
+    let admitted: Admitted;
+    try {
+      if (identityStale) await freshIdentity();
+      admitted = admit(request.events, request.source.id, hourOf(deps.now()));
+      await deps.writer.enqueue(admitted.work);
+    } catch (error) {
+      return fail(storeUnavailable(error));
+    }
+    counters.accepted += admitted.events.length;
+    counters.duplicates += admitted.duplicates;
+    return { ok: true, accepted: admitted.events.length, duplicates: admitted.duplicates };
+  }
+
   function processItem(
     item: unknown,
     source: Source,
@@ -249,8 +287,9 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     const fingerprints: Fingerprint[] = [];
     const identity = emptyIdentityChanges();
     let duplicates = 0;
-    for (const { stored, valid } of processed) {
-      const fingerprint = messageFingerprint(sourceId, stored.messageId);
+    for (const prepared of processed) {
+      const { stored, valid } = prepared;
+      const fingerprint = prepared.fingerprint ?? messageFingerprint(sourceId, stored.messageId);
       if (deps.dedupe.checkAndAdd(fingerprint, hour)) {
         duplicates++;
         continue;
@@ -412,7 +451,21 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     return result;
   }
 
-  return { track, replay, changeIdentity, counters };
+  return { track, ingestImported, replay, changeIdentity, counters };
+}
+
+const importValidation: ValidateOptions = { userOrAnonymousId: false };
+
+/**
+ * The first steps of ingestion (validate → build the stored event) for an event an import built
+ * from a row. Pure: an import runs them beside the file it reads, on a thread of its own, and hands
+ * the prepared events to `ingestImported`.
+ */
+export function prepareImportedEvent(item: unknown, receive: ReceiveContext): PreparedEvent | ItemRejection {
+  const valid = validateEvent(item, importValidation);
+  if (isRejection(valid)) return valid;
+  const stored = toStoredEvent(valid, receive);
+  return isRejection(stored) ? stored : { stored, valid };
 }
 
 /** Top-level `context`, `integrations` and `sentAt` of a batch apply to each of its events. */

@@ -17,8 +17,16 @@ const validators = Object.fromEntries(
 /** The Segment event an item became once its type is known and its fields have their spec types. */
 export type ValidEvent = Record<string, unknown> & { type: EventType };
 
+export interface ValidateOptions {
+  /**
+   * The spec asks every call but alias for a userId or an anonymousId. Imports of CRM and till
+   * data identify people by e-mail, phone or loyalty card instead, and check that themselves.
+   */
+  readonly userOrAnonymousId?: boolean;
+}
+
 /** Checks one event against the schema of its call and the rules the schema cannot say. */
-export function validateEvent(item: unknown): ValidEvent | ItemRejection {
+export function validateEvent(item: unknown, options: ValidateOptions = {}): ValidEvent | ItemRejection {
   if (item === null || typeof item !== 'object' || Array.isArray(item)) {
     return reject('CIBLE_ERR_TRACKING_NOT_AN_OBJECT', `Event is ${describe(item)}, not a JSON object.`, null);
   }
@@ -36,7 +44,12 @@ export function validateEvent(item: unknown): ValidEvent | ItemRejection {
   }
   const validate = validators[type];
   if (!validate(event)) return fromSchemaError(type, validate.errors ?? []);
-  if (type !== 'alias' && !present(event.userId) && !present(event.anonymousId)) {
+  if (
+    type !== 'alias' &&
+    options.userOrAnonymousId !== false &&
+    !present(event.userId) &&
+    !present(event.anonymousId)
+  ) {
     return reject(
       'CIBLE_ERR_TRACKING_MISSING_IDENTITY',
       `The ${type} event has neither "userId" nor "anonymousId".`,

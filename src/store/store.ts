@@ -1,6 +1,7 @@
 import type { EventType, StoredEvent } from '../domain/events.ts';
 import type { Identifier, IdentifierRejectionKind } from '../domain/identifiers.ts';
 import type { IdentifierPrefix, TraitFilter } from '../domain/profile-search.ts';
+import type { ImportStore } from './import-store.ts';
 
 /**
  * The store port: everything the pipeline, the API and the jobs need from storage.
@@ -63,6 +64,8 @@ export interface Store {
     assignments: readonly { readonly seq: number; readonly profileId: number }[],
     identity: IdentityChanges,
   ): Promise<void>;
+  /** Import jobs and the rows they rejected. */
+  readonly imports: ImportStore;
 
   close(): Promise<void>;
 }

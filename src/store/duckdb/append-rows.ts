@@ -1,7 +1,9 @@
 import {
+  DuckDBDataChunk,
   DuckDBTimestampTZValue,
   type DuckDBAppender,
   type DuckDBConnection,
+  type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
 
@@ -65,4 +67,33 @@ export function idList(ids: readonly number[]): DuckDBValue {
  */
 export function inlineIds(ids: readonly number[]): string {
   return ids.length === 0 ? 'NULL' : ids.map((id) => String(Math.floor(id))).join(', ');
+}
+
+/** How one column of a table is filled from a row, in table order. */
+export interface ChunkColumn<T> {
+  readonly type: DuckDBType;
+  readonly value: (row: T) => DuckDBValue;
+}
+
+/**
+ * Appends rows a data chunk (2,048 rows) at a time, column by column: numbers and timestamps go
+ * into typed arrays and each string costs one native call, where appending value by value costs a
+ * native call per value (and a DuckDB value object per timestamp).
+ */
+export function appendChunks<T>(
+  appender: DuckDBAppender,
+  columns: readonly ChunkColumn<T>[],
+  rows: readonly T[],
+): void {
+  const types = columns.map((column) => column.type);
+  for (let offset = 0; offset < rows.length; offset += 2048) {
+    const size = Math.min(2048, rows.length - offset);
+    const chunk = DuckDBDataChunk.create(types, size);
+    columns.forEach((column, index) => {
+      const vector = chunk.getColumnVector(index);
+      for (let row = 0; row < size; row++) vector.setItem(row, column.value(rows[offset + row]!));
+      vector.flush();
+    });
+    appender.appendDataChunk(chunk);
+  }
 }

@@ -1,10 +1,25 @@
-import { BIGINT, LIST, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { appendNullableVarchar, appendRows, idsInSql, timestampValue } from './append-rows.ts';
+import {
+  BIGINT,
+  LIST,
+  TIMESTAMPTZ,
+  VARCHAR,
+  type DuckDBConnection,
+  type DuckDBValue,
+} from '@duckdb/node-api';
+import {
+  appendChunks,
+  appendNullableVarchar,
+  appendRows,
+  idsInSql,
+  timestampValue,
+  type ChunkColumn,
+} from './append-rows.ts';
 import { writeTraitKeys } from './duckdb-trait-keys.ts';
 import type {
   ChannelSummary,
   IdentityChanges,
   IdentityLoader,
+  IdentityRow,
   IdentityView,
   MergeRow,
   ProfileSummary,
@@ -17,26 +32,14 @@ export async function writeIdentityChanges(
   changes: IdentityChanges,
 ): Promise<void> {
   if (changes.profiles.length > 0) {
-    await appendRows(connection, 'profiles', (appender) => {
-      for (const profile of changes.profiles) {
-        appender.appendBigInt(BigInt(profile.id));
-        appender.appendTimestampTZ(timestampValue(profile.createdAt));
-        appender.endRow();
-      }
-    });
+    await appendRows(connection, 'profiles', (appender) =>
+      appendChunks(appender, profileColumns, changes.profiles),
+    );
   }
   if (changes.identifiers.length > 0) {
-    await appendRows(connection, 'identities', (appender) => {
-      for (const row of changes.identifiers) {
-        appender.appendVarchar(row.type);
-        appender.appendVarchar(row.value);
-        appender.appendBigInt(BigInt(row.originProfileId));
-        appender.appendTimestampTZ(timestampValue(row.firstSeen));
-        appender.appendVarchar(row.sourceId);
-        appender.appendVarchar(row.messageId);
-        appender.endRow();
-      }
-    });
+    await appendRows(connection, 'identities', (appender) =>
+      appendChunks(appender, identityColumns, changes.identifiers),
+    );
   }
   // Appended, not inserted one by one: a statement costs one to two milliseconds, and a busy commit
   // holds hundreds of merges (new visitors signing in).
@@ -95,17 +98,9 @@ export async function writeIdentityChanges(
   await writeSightings(connection, changes);
   await writeRejectedIdentifiers(connection, changes);
   if (changes.traits.length > 0) {
-    await appendRows(connection, 'trait_observations', (appender) => {
-      for (const trait of changes.traits) {
-        appender.appendBigInt(BigInt(trait.originProfileId));
-        appender.appendVarchar(trait.name);
-        appender.appendVarchar(trait.value);
-        appender.appendVarchar(trait.sourceId);
-        appender.appendTimestampTZ(timestampValue(trait.at));
-        appender.appendVarchar(trait.messageId);
-        appender.endRow();
-      }
-    });
+    await appendRows(connection, 'trait_observations', (appender) =>
+      appendChunks(appender, traitColumns, changes.traits),
+    );
     await writeTraitKeys(connection, changes.traits);
   }
 }
@@ -174,6 +169,28 @@ async function writeRejectedIdentifiers(
     }
   });
 }
+
+// The columns of the identity tables, in table order (see migrations.ts); JSON is VARCHAR to the appender.
+const profileColumns: readonly ChunkColumn<IdentityChanges['profiles'][number]>[] = [
+  { type: BIGINT, value: (profile) => BigInt(profile.id) },
+  { type: TIMESTAMPTZ, value: (profile) => timestampValue(profile.createdAt) },
+];
+const identityColumns: readonly ChunkColumn<IdentityRow>[] = [
+  { type: VARCHAR, value: (row) => row.type },
+  { type: VARCHAR, value: (row) => row.value },
+  { type: BIGINT, value: (row) => BigInt(row.originProfileId) },
+  { type: TIMESTAMPTZ, value: (row) => timestampValue(row.firstSeen) },
+  { type: VARCHAR, value: (row) => row.sourceId },
+  { type: VARCHAR, value: (row) => row.messageId },
+];
+const traitColumns: readonly ChunkColumn<TraitRow>[] = [
+  { type: BIGINT, value: (trait) => BigInt(trait.originProfileId) },
+  { type: VARCHAR, value: (trait) => trait.name },
+  { type: VARCHAR, value: (trait) => trait.value },
+  { type: VARCHAR, value: (trait) => trait.sourceId },
+  { type: TIMESTAMPTZ, value: (trait) => timestampValue(trait.at) },
+  { type: VARCHAR, value: (trait) => trait.messageId },
+];
 
 /** Streams the persisted graph into the loader, in an order that rebuilds it. */
 export async function loadIdentity(

@@ -1,10 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { importStoreContract } from '../import-store.contract.ts';
 import { storeContract } from '../store.contract.ts';
 import { createDuckdbStore } from './duckdb-store.ts';
 
-storeContract('DuckDB on disk', async () => {
+async function onDisk() {
   const dataDir = await mkdtemp(join(tmpdir(), 'cible-test-store-'));
   const store = await createDuckdbStore({ dataDir, memoryLimit: '256MB', threads: 1 });
   return {
@@ -14,9 +15,13 @@ storeContract('DuckDB on disk', async () => {
       await rm(dataDir, { recursive: true, force: true });
     },
   };
-});
+}
 
-storeContract('DuckDB in memory', async () => {
+async function inMemory() {
   const store = await createDuckdbStore({ dataDir: ':memory:', threads: 1 });
   return { store, dispose: () => store.close() };
-});
+}
+
+storeContract('DuckDB on disk', onDisk);
+storeContract('DuckDB in memory', inMemory);
+importStoreContract('DuckDB on disk', onDisk);

@@ -40,6 +40,7 @@ import {
   lastSeenOf,
 } from './duckdb-profiles.ts';
 import { findSuspectedDuplicates, qualityReport } from './duckdb-quality.ts';
+import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -79,6 +80,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
   // One connection writes (the single writer of the pipeline); the other serves reads and admin writes.
   const writer = await instance.connect();
   const reader = await instance.connect();
+  const importer = await instance.connect();
   await migrate(writer);
 
   let nextSeq = await maxPlusOne(reader, 'SELECT max(seq) FROM events');
@@ -337,11 +339,13 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     lastSeenOf: (origins) => lastSeenOf(reader, origins),
     findSuspectedDuplicates: (origins) => findSuspectedDuplicates(reader, origins),
     qualityReport: (options) => qualityReport(reader, options),
+    imports: createDuckdbImportStore(importer),
 
     async close() {
       await writing;
       writer.closeSync();
       reader.closeSync();
+      importer.closeSync();
       instance.closeSync();
     },
   };

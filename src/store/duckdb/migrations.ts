@@ -119,6 +119,41 @@ export const migrations: readonly Migration[] = [
     ],
   },
   {
+    version: 3,
+    name: 'import jobs and their rejected rows',
+    statements: [
+      `CREATE TABLE import_jobs (
+        id VARCHAR PRIMARY KEY,
+        source_id VARCHAR NOT NULL,
+        file_name VARCHAR NOT NULL,
+        mapping JSON NOT NULL,
+        status VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        started_at TIMESTAMPTZ,
+        finished_at TIMESTAMPTZ,
+        bytes_total BIGINT NOT NULL,
+        bytes_read BIGINT NOT NULL,
+        rows_read BIGINT NOT NULL,
+        rows_rejected BIGINT NOT NULL,
+        events_accepted BIGINT NOT NULL,
+        events_duplicate BIGINT NOT NULL,
+        header VARCHAR,
+        error_code VARCHAR,
+        error_message VARCHAR,
+        attempts INTEGER NOT NULL
+      )`,
+      // Rows an import did not store, as they stood in the file, to be fixed and imported again.
+      `CREATE TABLE import_rejections (
+        import_id VARCHAR NOT NULL,
+        line BIGINT NOT NULL,
+        code VARCHAR NOT NULL,
+        reason VARCHAR NOT NULL,
+        field VARCHAR,
+        raw VARCHAR NOT NULL
+      )`,
+    ],
+  },
+  {
     version: 4,
     name: 'identifier sightings and rejections, trait keys',
     statements: [
