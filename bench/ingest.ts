@@ -20,7 +20,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LoadClient, saturate, type SaturationResult, type Workload } from './load-client.ts';
-import { directoryMb, fmt, log, percentile, round, sleep } from './measure.ts';
+import { directoryMb, fmt, log, numberFlag, percentile, round, sleep } from './measure.ts';
 import { rawAppends } from './raw-appends.ts';
 import { createSource, ProcessSampler, startServer, stats, type BenchServer } from './server.ts';
 
@@ -80,14 +80,8 @@ function parseOptions(args: readonly string[]): Options | undefined {
     strict: true,
   });
   if (values.help === true) return undefined;
-  const number = (name: keyof typeof values, fallback: number, min: number): number => {
-    const raw = values[name];
-    if (typeof raw !== 'string') return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < min)
-      throw new Error(`--${name} must be a number >= ${min}, not "${raw}".`);
-    return value;
-  };
+  const number = (name: keyof typeof values, fallback: number, min: number): number =>
+    numberFlag(name, values[name], fallback, min);
   const batchSize = Math.floor(number('batch-size', 250, 1));
   return {
     seconds: number('seconds', 20, 1),

@@ -32,3 +32,13 @@ export function directoryMb(path: string): number {
   for (const name of readdirSync(path)) bytes += statSync(join(path, name)).size;
   return bytes / 1024 / 1024;
 }
+
+/** A numeric flag's value: the fallback when absent, an error naming the flag when not a number >= min. */
+export function numberFlag(name: string, raw: unknown, fallback: number, min: number): number {
+  if (typeof raw !== 'string') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) {
+    throw new Error(`--${name} must be a number >= ${min}, not "${raw}".`);
+  }
+  return value;
+}

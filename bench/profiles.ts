@@ -22,7 +22,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { httpRequest, LoadClient, saturate, type Workload } from './load-client.ts';
-import { directoryMb, fmt, log, percentile, round } from './measure.ts';
+import { directoryMb, fmt, log, numberFlag, percentile, round } from './measure.ts';
 import { anonymousId, identifyJson, mix, person, productViewedJson } from './people.ts';
 import { copyProfileStore, profileStore } from './profile-store.ts';
 import { rawAppends } from './raw-appends.ts';
@@ -88,14 +88,8 @@ function parseOptions(args: readonly string[]): Options | undefined {
     strict: true,
   });
   if (values.help === true) return undefined;
-  const number = (name: keyof typeof values, fallback: number, min: number): number => {
-    const raw = values[name];
-    if (typeof raw !== 'string') return fallback;
-    const value = Number(raw);
-    if (!Number.isFinite(value) || value < min)
-      throw new Error(`--${name} must be a number >= ${min}, not "${raw}".`);
-    return value;
-  };
+  const number = (name: keyof typeof values, fallback: number, min: number): number =>
+    numberFlag(name, values[name], fallback, min);
   return {
     profiles: Math.floor(number('profiles', 1_000_000, 100)),
     seconds: number('seconds', 20, 1),

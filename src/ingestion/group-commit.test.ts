@@ -2,32 +2,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { StoredEvent } from '../domain/events.ts';
+import { storedEventFixture } from '../domain/events.fixture.ts';
 import type { NewQuarantineRecord, WriteBatch } from '../store/store.ts';
 import { createMemoryLog, type IngestLog } from '../store/ingest-log.ts';
 import { createGroupCommitWriter } from './group-commit.ts';
 
 function storedEvent(messageId: string): StoredEvent {
-  return {
-    sourceId: 'src_test',
-    messageId,
-    type: 'track',
-    event: 'Tested',
-    name: null,
-    userId: 'u1',
-    anonymousId: null,
-    groupId: null,
-    previousId: null,
-    timestamp: 1_700_000_000_000,
-    originalTimestamp: null,
-    sentAt: null,
-    receivedAt: 1_700_000_000_000,
-    properties: null,
-    traits: null,
-    context: null,
-    integrations: null,
-    extra: null,
-    profileId: null,
-  };
+  return storedEventFixture({ messageId });
 }
 
 function quarantineRecord(reason: string): NewQuarantineRecord {

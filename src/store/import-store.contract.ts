@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { StoredEvent } from '../domain/events.ts';
+import { storedEventFixture } from '../domain/events.fixture.ts';
 import { messageFingerprint } from '../ingestion/message-dedupe.ts';
 import type { ImportJobRecord } from './import-store.ts';
 import type { Store } from './store.ts';
@@ -101,27 +102,8 @@ export function importStoreContract(
     });
 
     test('the fingerprints of what imports stored are found however old, per source and prefix', async () => {
-      const event = (sourceId: string, messageId: string, receivedAt: number): StoredEvent => ({
-        sourceId,
-        messageId,
-        type: 'track',
-        event: 'Order Completed',
-        name: null,
-        userId: null,
-        anonymousId: null,
-        groupId: null,
-        previousId: null,
-        timestamp: receivedAt,
-        originalTimestamp: null,
-        sentAt: null,
-        receivedAt,
-        properties: null,
-        traits: null,
-        context: null,
-        integrations: null,
-        extra: null,
-        profileId: null,
-      });
+      const event = (sourceId: string, messageId: string, receivedAt: number): StoredEvent =>
+        storedEventFixture({ sourceId, messageId, userId: null, timestamp: receivedAt, receivedAt });
       await store.writeBatch({
         events: [
           event('src_a', 'imp_old', Date.UTC(2001, 0, 1)),

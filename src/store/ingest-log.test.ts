@@ -3,32 +3,20 @@ import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { storedEventFixture } from '../domain/events.fixture.ts';
 import { openFileLog } from './ingest-log.ts';
 import type { WriteBatch } from './store.ts';
 
 function batch(...messageIds: string[]): WriteBatch {
   return {
-    events: messageIds.map((messageId) => ({
-      sourceId: 'src_log',
-      messageId,
-      type: 'track',
-      event: 'Logged',
-      name: null,
-      userId: 'u1',
-      anonymousId: null,
-      groupId: null,
-      previousId: null,
-      timestamp: 1_700_000_000_000,
-      originalTimestamp: null,
-      sentAt: null,
-      receivedAt: 1_700_000_000_000,
-      properties: '{"price":12.5,"name":"café ☕"}',
-      traits: null,
-      context: null,
-      integrations: null,
-      extra: null,
-      profileId: 7,
-    })),
+    events: messageIds.map((messageId) =>
+      storedEventFixture({
+        sourceId: 'src_log',
+        messageId,
+        properties: '{"price":12.5,"name":"café ☕"}',
+        profileId: 7,
+      }),
+    ),
     quarantine: [],
     replayedQuarantineIds: [],
   };

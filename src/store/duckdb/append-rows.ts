@@ -46,27 +46,26 @@ export function timestampValue(ms: number): DuckDBTimestampTZValue {
 /**
  * Ids written into the SQL, `(1,2,3)`, for `column IN (...)`: a list of constants becomes a filter
  * of the table scan, where `IN (SELECT unnest(?))` plans a semi-join whose hash table costs about
- * a millisecond a query. Only safe integers pass, so nothing but digits and commas reach the SQL.
+ * a millisecond a query.
  */
 export function idsInSql(ids: readonly number[]): string {
+  return `(${inlineIds(ids)})`;
+}
+
+/**
+ * Ids written into the SQL as a bare list, `1,2,3` (`NULL` when there are none), for `IN (...)` or
+ * a list literal. Only safe integers pass, so nothing but digits and commas reach the SQL.
+ */
+export function inlineIds(ids: readonly number[]): string {
   for (const id of ids) {
     if (!Number.isSafeInteger(id)) throw new Error(`${id} is not an id.`);
   }
-  return `(${ids.join(',')})`;
+  return ids.length === 0 ? 'NULL' : ids.join(',');
 }
 
 /** Ids as a list literal for `unnest(?::BIGINT[])`. */
 export function idList(ids: readonly number[]): DuckDBValue {
   return `[${ids.map((id) => Math.floor(id)).join(',')}]`;
-}
-
-/**
- * Ids written into the SQL as a constant list, for `column IN (...)`: DuckDB pushes a constant
- * list into the scan (row groups whose range misses it are skipped), not a subquery. Ids are
- * numbers formatted here, never text from outside.
- */
-export function inlineIds(ids: readonly number[]): string {
-  return ids.length === 0 ? 'NULL' : ids.map((id) => String(Math.floor(id))).join(', ');
 }
 
 /** How one column of a table is filled from a row, in table order. */
