@@ -71,26 +71,36 @@ export function idList(ids: readonly number[]): DuckDBValue {
 /** How one column of a table is filled from a row, in table order. */
 export interface ChunkColumn<T> {
   readonly type: DuckDBType;
-  readonly value: (row: T) => DuckDBValue;
+  /** The value of this column for a row; `position` is `firstPosition` plus the row's index. */
+  readonly value: (row: T, position: number) => DuckDBValue;
 }
+
+/** Rows in one DuckDB data chunk (DuckDB's vector size). */
+const chunkRows = 2048;
 
 /**
  * Appends rows a data chunk (2,048 rows) at a time, column by column: numbers and timestamps go
  * into typed arrays and each string costs one native call, where appending value by value costs a
- * native call per value (and a DuckDB value object per timestamp).
+ * native call per value (and a DuckDB value object per timestamp). Between chunks it lets the
+ * event loop run: a large batch would otherwise hold every request waiting behind it for tens of
+ * milliseconds.
  */
-export function appendChunks<T>(
+export async function appendChunks<T>(
   appender: DuckDBAppender,
   columns: readonly ChunkColumn<T>[],
   rows: readonly T[],
-): void {
+  firstPosition = 0,
+): Promise<void> {
   const types = columns.map((column) => column.type);
-  for (let offset = 0; offset < rows.length; offset += 2048) {
-    const size = Math.min(2048, rows.length - offset);
+  for (let offset = 0; offset < rows.length; offset += chunkRows) {
+    if (offset > 0) await new Promise((resolve) => setImmediate(resolve));
+    const size = Math.min(chunkRows, rows.length - offset);
     const chunk = DuckDBDataChunk.create(types, size);
     columns.forEach((column, index) => {
       const vector = chunk.getColumnVector(index);
-      for (let row = 0; row < size; row++) vector.setItem(row, column.value(rows[offset + row]!));
+      for (let row = 0; row < size; row++) {
+        vector.setItem(row, column.value(rows[offset + row]!, firstPosition + offset + row));
+      }
       vector.flush();
     });
     appender.appendDataChunk(chunk);

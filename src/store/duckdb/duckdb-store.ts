@@ -2,14 +2,11 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   BIGINT,
-  DuckDBDataChunk,
   DuckDBInstance,
   type DuckDBTimestampTZValue,
   TIMESTAMPTZ,
   VARCHAR,
-  type DuckDBAppender,
   type DuckDBConnection,
-  type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
 import type { EventType, StoredEvent } from '../../domain/events.ts';
@@ -32,7 +29,14 @@ import {
   summarizeProfile,
   writeIdentityChanges,
 } from './duckdb-identity.ts';
-import { appendNullableVarchar, appendRows, idList, timestampValue } from './append-rows.ts';
+import {
+  appendChunks,
+  appendNullableVarchar,
+  appendRows,
+  idList,
+  timestampValue,
+  type ChunkColumn,
+} from './append-rows.ts';
 import {
   assignEventProfiles,
   findProfilesByIdentifierPrefix,
@@ -99,7 +103,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       await writer.run('BEGIN TRANSACTION');
       if (batch.events.length > 0) {
         await appendRows(writer, 'events', async (appender) => {
-          nextSeq = await appendEvents(appender, batch.events, nextSeq);
+          await appendChunks(appender, eventColumns, batch.events, nextSeq);
+          nextSeq += batch.events.length;
         });
       }
       if (batch.quarantine.length > 0) {
@@ -376,14 +381,8 @@ async function migrate(connection: DuckDBConnection): Promise<void> {
   }
 }
 
-/** How one column of `events` is filled from a StoredEvent, in table order (see migrations.ts). */
-interface EventColumn {
-  readonly type: DuckDBType;
-  readonly value: (event: StoredEvent, seq: number) => DuckDBValue;
-}
-
 // JSON columns are VARCHAR to the appender: DuckDB's JSON type is an alias that checks nothing on append.
-const eventColumns: readonly EventColumn[] = [
+const eventColumns: readonly ChunkColumn<StoredEvent>[] = [
   { type: BIGINT, value: (_, seq) => BigInt(seq) },
   { type: VARCHAR, value: (event) => event.sourceId },
   { type: VARCHAR, value: (event) => event.messageId },
@@ -405,38 +404,6 @@ const eventColumns: readonly EventColumn[] = [
   { type: VARCHAR, value: (event) => event.extra },
   { type: BIGINT, value: (event) => (event.profileId === null ? null : BigInt(event.profileId)) },
 ];
-const eventColumnTypes = eventColumns.map((column) => column.type);
-
-/** Rows in one DuckDB data chunk (DuckDB's vector size). */
-const chunkRows = 2048;
-
-/**
- * Appends the events a data chunk at a time, column by column. Row by row, the appender costs a
- * native call per value, and a DuckDB value object per timestamp; a chunk costs a native call per
- * string, writes numbers, timestamps and NULLs into typed arrays, and hands DuckDB 2,048 rows at once.
- * Between chunks it lets the event loop run: a large batch would otherwise hold every request
- * waiting behind it for tens of milliseconds.
- */
-async function appendEvents(
-  appender: DuckDBAppender,
-  events: readonly StoredEvent[],
-  firstSeq: number,
-): Promise<number> {
-  for (let offset = 0; offset < events.length; offset += chunkRows) {
-    if (offset > 0) await new Promise((resolve) => setImmediate(resolve));
-    const rows = Math.min(chunkRows, events.length - offset);
-    const chunk = DuckDBDataChunk.create(eventColumnTypes, rows);
-    eventColumns.forEach((column, index) => {
-      const vector = chunk.getColumnVector(index);
-      for (let row = 0; row < rows; row++) {
-        vector.setItem(row, column.value(events[offset + row]!, firstSeq + offset + row));
-      }
-      vector.flush();
-    });
-    appender.appendDataChunk(chunk);
-  }
-  return firstSeq + events.length;
-}
 
 const quarantineSelect = `SELECT id::DOUBLE AS id, source_id, epoch_ms(received_at)::DOUBLE AS received_at, code,
   reason, field, payload, kind, batch_index, message_id, ip, status,
