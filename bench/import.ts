@@ -29,6 +29,7 @@ import { importRows } from '../src/imports/import-rows.ts';
 import { compileMapping, type ImportMapping } from '../src/imports/mapping.ts';
 import { FingerprintCounter } from '../src/imports/row-keys.ts';
 import { createDuckdbStore } from '../src/store/duckdb/duckdb-store.ts';
+import { integerFlag } from './measure.ts';
 
 const help = `Usage: npm run bench -- import [flags]
 
@@ -87,13 +88,8 @@ function parseOptions(args: readonly string[]): Options | undefined {
     strict: true,
   });
   if (values.help === true) return undefined;
-  const integer = (name: string, raw: string | undefined, fallback: number): number => {
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`--${name} must be a positive integer, not "${raw}".`);
-    return value;
-  };
+  const integer = (name: string, raw: string | undefined, fallback: number): number =>
+    integerFlag(name, raw, fallback, 1);
   const files = (values.files ?? 'receipts,orders').split(',').map((name) => name.trim());
   for (const file of files) {
     if (file !== 'receipts' && file !== 'orders')

@@ -42,3 +42,10 @@ export function numberFlag(name: string, raw: unknown, fallback: number, min: nu
   }
   return value;
 }
+
+/** A whole-number flag's value (see `numberFlag`). */
+export function integerFlag(name: string, raw: unknown, fallback: number, min: number): number {
+  const value = numberFlag(name, raw, fallback, min);
+  if (!Number.isInteger(value)) throw new Error(`--${name} must be a whole number, not "${String(raw)}".`);
+  return value;
+}

@@ -23,6 +23,7 @@ import type { StoredEvent } from '../src/domain/events.ts';
 import { startCible } from '../src/main.ts';
 import { createDuckdbStore, databaseFileName } from '../src/store/duckdb/duckdb-store.ts';
 import type { IdentityChanges, IdentityRow, TraitRow } from '../src/store/store.ts';
+import { integerFlag } from './measure.ts';
 
 const help = `Usage: npm run bench -- quality [flags]
 
@@ -53,13 +54,8 @@ function parseOptions(args: readonly string[]): Options | undefined {
     strict: true,
   });
   if (values.help === true) return undefined;
-  const number = (raw: string | undefined, fallback: number, name: string): number => {
-    if (raw === undefined) return fallback;
-    const value = Number(raw);
-    if (!Number.isInteger(value) || value < 1)
-      throw new Error(`--${name} must be a whole number >= 1, not "${raw}".`);
-    return value;
-  };
+  const number = (raw: string | undefined, fallback: number, name: string): number =>
+    integerFlag(name, raw, fallback, 1);
   return {
     profiles: number(values.profiles, 200_000, 'profiles'),
     repeat: number(values.repeat, 5, 'repeat'),

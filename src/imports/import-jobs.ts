@@ -8,17 +8,18 @@ import type { IdentifierRules } from '../domain/identifiers.ts';
 import { CibleError, isCibleError } from '../errors.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
-import type {
-  ImportJobRecord,
-  ImportQuery,
-  ImportRejection,
-  ImportRejectionQuery,
-  ImportStatus,
+import {
+  newImportJob,
+  type ImportJobRecord,
+  type ImportQuery,
+  type ImportRejection,
+  type ImportRejectionQuery,
+  type ImportStatus,
 } from '../store/import-store.ts';
 import type { Store } from '../store/store.ts';
 import { compileMapping, type ImportMapping } from './mapping.ts';
 import { createImportThread } from './import-thread.ts';
-import { runImport, type ImportProgress } from './run-import.ts';
+import { emptyImportProgress, runImport, type ImportProgress } from './run-import.ts';
 
 /**
  * Import jobs: a file and its mapping become a job that runs in the background, one at a time,
@@ -150,14 +151,7 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
   async function run(id: string): Promise<void> {
     let record = await store.getImport(id);
     if (record === undefined || record.status !== 'queued') return;
-    const progress: ImportProgress = {
-      bytesRead: 0,
-      rowsRead: 0,
-      rowsRejected: 0,
-      eventsAccepted: 0,
-      eventsDuplicate: 0,
-      header: null,
-    };
+    const progress = emptyImportProgress();
     record = {
       ...record,
       ...progress,
@@ -256,26 +250,13 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
         identifierRules: options.identifierRules,
       });
       if (!compiled.ok) throw mappingError(compiled.problems);
-      const record: ImportJobRecord = {
+      const record = newImportJob({
         id: `imp_${randomBytes(10).toString('hex')}`,
         sourceId: await source(request.sourceId),
         fileName: request.fileName,
         mapping: JSON.stringify(request.mapping),
-        status: 'awaiting_file',
         createdAt: options.now(),
-        startedAt: null,
-        finishedAt: null,
-        bytesTotal: 0,
-        bytesRead: 0,
-        rowsRead: 0,
-        rowsRejected: 0,
-        eventsAccepted: 0,
-        eventsDuplicate: 0,
-        header: null,
-        errorCode: null,
-        errorMessage: null,
-        attempts: 0,
-      };
+      });
       await store.saveImport(record);
       return view(record);
     },

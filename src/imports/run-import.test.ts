@@ -16,7 +16,7 @@ import { createDuckdbStore } from '../store/duckdb/duckdb-store.ts';
 import type { Source, Store } from '../store/store.ts';
 import type { ImportMapping } from './mapping.ts';
 import { createImportThread, type ImportThread } from './import-thread.ts';
-import { runImport, type ImportProgress } from './run-import.ts';
+import { emptyImportProgress, runImport, type ImportProgress } from './run-import.ts';
 
 let dir: string;
 let store: Store;
@@ -61,14 +61,7 @@ async function importOnce(
       identifierRules: defaultIdentifierRules,
     }),
   });
-  const progress: ImportProgress = {
-    bytesRead: 0,
-    rowsRead: 0,
-    rowsRejected: 0,
-    eventsAccepted: 0,
-    eventsDuplicate: 0,
-    header: null,
-  };
+  const progress = emptyImportProgress();
   await runImport({
     importId: 'imp_0123',
     path,

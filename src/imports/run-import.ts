@@ -18,6 +18,10 @@ export interface ImportProgress {
   header: string | null;
 }
 
+export function emptyImportProgress(): ImportProgress {
+  return { bytesRead: 0, rowsRead: 0, rowsRejected: 0, eventsAccepted: 0, eventsDuplicate: 0, header: null };
+}
+
 export interface RunImportOptions {
   readonly importId: string;
   readonly path: string;

@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import type { StoredEvent } from '../domain/events.ts';
 import { storedEventFixture } from '../domain/events.fixture.ts';
 import { messageFingerprint } from '../ingestion/message-dedupe.ts';
-import type { ImportJobRecord } from './import-store.ts';
+import { newImportJob, type ImportJobRecord } from './import-store.ts';
 import type { Store } from './store.ts';
 
 /** What every store adapter must do for import jobs (run by each adapter's test file). */
@@ -16,24 +16,13 @@ export function importStoreContract(
     let dispose: () => Promise<void>;
     const t0 = Date.UTC(2026, 5, 1, 12);
     const job = (overrides: Partial<ImportJobRecord> = {}): ImportJobRecord => ({
-      id: 'imp_01',
-      sourceId: 'src_a',
-      fileName: 'customers.csv',
-      mapping: '{"kind":"customers","columns":{"Email":{"identifier":"email"}}}',
-      status: 'awaiting_file',
-      createdAt: t0,
-      startedAt: null,
-      finishedAt: null,
-      bytesTotal: 0,
-      bytesRead: 0,
-      rowsRead: 0,
-      rowsRejected: 0,
-      eventsAccepted: 0,
-      eventsDuplicate: 0,
-      header: null,
-      errorCode: null,
-      errorMessage: null,
-      attempts: 0,
+      ...newImportJob({
+        id: 'imp_01',
+        sourceId: 'src_a',
+        fileName: 'customers.csv',
+        mapping: '{"kind":"customers","columns":{"Email":{"identifier":"email"}}}',
+        createdAt: t0,
+      }),
       ...overrides,
     });
 

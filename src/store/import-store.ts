@@ -53,6 +53,33 @@ export interface ImportJobRecord {
   readonly attempts: number;
 }
 
+/** A job just created: waiting for its file, nothing read yet. */
+export function newImportJob(fields: {
+  readonly id: string;
+  readonly sourceId: string;
+  readonly fileName: string;
+  /** JSON text. */
+  readonly mapping: string;
+  readonly createdAt: number;
+}): ImportJobRecord {
+  return {
+    ...fields,
+    status: 'awaiting_file',
+    startedAt: null,
+    finishedAt: null,
+    bytesTotal: 0,
+    bytesRead: 0,
+    rowsRead: 0,
+    rowsRejected: 0,
+    eventsAccepted: 0,
+    eventsDuplicate: 0,
+    header: null,
+    errorCode: null,
+    errorMessage: null,
+    attempts: 0,
+  };
+}
+
 export interface ImportQuery {
   readonly status?: ImportStatus;
   /** Jobs created before this time (paging). */
