@@ -22,6 +22,11 @@ export interface TestCible extends RunningCible {
   readonly dataDir: string;
   /** Creates a source and returns its write key. */
   createSource(name?: string): Promise<string>;
+  /** POST /v1/batch with the write key; throws unless it answers 200. */
+  sendBatch(
+    writeKey: string,
+    batch: Record<string, unknown>[],
+  ): Promise<{ accepted: number; rejected: unknown[] }>;
   /** GET on the admin API, with the token. */
   admin<T = unknown>(path: string): Promise<T>;
   close(): Promise<void>;
@@ -46,6 +51,17 @@ export async function startTestCible(env: Record<string, string> = {}, dataDir?:
         payload: { name },
       });
       return response.json<{ writeKey: string }>().writeKey;
+    },
+    async sendBatch(writeKey, batch) {
+      const response = await cible.app.inject({
+        method: 'POST',
+        url: '/v1/batch',
+        headers: { authorization: basic(writeKey), 'content-type': 'application/json' },
+        payload: JSON.stringify({ batch }),
+      });
+      if (response.statusCode !== 200)
+        throw new Error(`POST /v1/batch: ${response.statusCode} ${response.body}`);
+      return response.json<{ accepted: number; rejected: unknown[] }>();
     },
     async admin<T>(path: string) {
       const response = await cible.app.inject({

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { adminToken, basic, startTestCible, type TestCible } from './helpers.ts';
+import { adminToken, startTestCible, type TestCible } from './helpers.ts';
 
 let cible: TestCible;
 let web: string;
@@ -10,15 +10,8 @@ const day = 24 * hour;
 const t0 = Date.now() - 2 * day;
 const at = (ms: number): string => new Date(ms).toISOString();
 
-async function send(writeKey: string, batch: Record<string, unknown>[]) {
-  const response = await cible.app.inject({
-    method: 'POST',
-    url: '/v1/batch',
-    headers: { authorization: basic(writeKey), 'content-type': 'application/json' },
-    payload: JSON.stringify({ batch }),
-  });
-  assert.equal(response.statusCode, 200, response.body);
-  return response.json<{ rejected: unknown[] }>();
+function send(writeKey: string, batch: Record<string, unknown>[]) {
+  return cible.sendBatch(writeKey, batch);
 }
 
 async function get(path: string, token: string | null = adminToken) {

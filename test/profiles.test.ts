@@ -17,14 +17,7 @@ before(async () => {
 after(() => cible.close());
 
 async function send(writeKey: string, batch: Record<string, unknown>[]): Promise<void> {
-  const response = await cible.app.inject({
-    method: 'POST',
-    url: '/v1/batch',
-    headers: { authorization: basic(writeKey), 'content-type': 'application/json' },
-    payload: JSON.stringify({ batch }),
-  });
-  assert.equal(response.statusCode, 200, response.body);
-  assert.deepEqual(response.json().rejected, []);
+  assert.deepEqual((await cible.sendBatch(writeKey, batch)).rejected, []);
 }
 
 interface Profile {

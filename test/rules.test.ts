@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { basic, removeTestDir, startTestCible, testDataDir } from './helpers.ts';
+import { removeTestDir, startTestCible, testDataDir } from './helpers.ts';
 
 interface Profile {
   id: number;
@@ -29,15 +29,7 @@ test('the rules file decides identifier types, limits, blocked values and which 
   try {
     const web = await cible.createSource('web');
     const crm = await cible.createSource('crm');
-    const send = async (writeKey: string, batch: Record<string, unknown>[]): Promise<void> => {
-      const response = await cible.app.inject({
-        method: 'POST',
-        url: '/v1/batch',
-        headers: { authorization: basic(writeKey), 'content-type': 'application/json' },
-        payload: JSON.stringify({ batch }),
-      });
-      assert.equal(response.statusCode, 200, response.body);
-    };
+    const send = (writeKey: string, batch: Record<string, unknown>[]) => cible.sendBatch(writeKey, batch);
     const t = (minute: number) => new Date(Date.UTC(2026, 10, 2, 10, minute)).toISOString();
 
     await send(crm, [
