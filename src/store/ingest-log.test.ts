@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm, stat } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -82,6 +82,23 @@ describe('openFileLog', () => {
     assert.deepEqual(
       (await replayed(dir, 0)).map((record) => record.ids),
       [['whole'], ['next']],
+    );
+  });
+
+  it('drops an empty file left by a crash right after it was created', async () => {
+    const log = await openFileLog({ dir, after: 0, segmentBytes: 1 });
+    await log.append(batch('a'));
+    await log.append(batch('b'));
+    await log.close();
+    await writeFile(join(dir, '0000000000000003.log'), '');
+
+    const reopened = await openFileLog({ dir, after: 0 });
+    assert.deepEqual(await readdir(dir), ['0000000000000001.log', '0000000000000002.log']);
+    assert.equal(await reopened.append(batch('c')), 3);
+    await reopened.close();
+    assert.deepEqual(
+      (await replayed(dir, 0)).map((record) => record.ids),
+      [['a'], ['b'], ['c']],
     );
   });
 

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rm, truncate, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat, truncate, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { WriteBatch } from './store.ts';
@@ -58,18 +58,22 @@ export async function openFileLog(options: FileLogOptions): Promise<IngestLog> {
     if (match === null) continue;
     segments.push({ firstSeq: Number(match[1]), path: join(options.dir, name), bytes: 0 });
   }
-  // Read every record once: it finds the last sequence number, and cuts a torn tail off.
+  for (const segment of segments) segment.bytes = (await stat(segment.path)).size;
+  // Only the file written last can end in a record torn by a crash, or be empty (created just
+  // before one): read it to find the last sequence number and cut the tear off; drop it if empty.
   let lastSeq = options.after;
-  for (const segment of segments) {
-    lastSeq = Math.max(lastSeq, segment.firstSeq - 1);
-    await readSegment(segment, (seq) => {
-      lastSeq = seq;
+  while (segments.length > 0) {
+    const last = segments[segments.length - 1]!;
+    let lastInFile = last.firstSeq - 1;
+    await readSegment(last, (seq) => {
+      lastInFile = seq;
     });
-  }
-  // A file left empty (created just before a crash) holds nothing and would clash with the next one.
-  for (const empty of segments.filter((segment) => segment.bytes === 0)) {
-    await rm(empty.path, { force: true });
-    segments.splice(segments.indexOf(empty), 1);
+    if (last.bytes > 0) {
+      lastSeq = Math.max(lastSeq, lastInFile);
+      break;
+    }
+    await rm(last.path, { force: true });
+    segments.pop();
   }
 
   let current: { segment: Segment; handle: FileHandle } | undefined;
