@@ -115,12 +115,21 @@ async function build(dataDir: string, profiles: number): Promise<StoreMeta> {
           const signUp = new Date(at + 120_000).toISOString();
           events.push(identifyJson(i, `build-${i}-signup`, signUp, sentAt));
         }
-        const answer = await cible.app.inject({
-          method: 'POST',
-          url: '/v1/batch',
-          headers: { authorization, 'content-type': 'application/json' },
-          payload: `{"batch":[${events.join(',')}]}`,
-        });
+        const send = () =>
+          cible.app.inject({
+            method: 'POST',
+            url: '/v1/batch',
+            headers: { authorization, 'content-type': 'application/json' },
+            payload: `{"batch":[${events.join(',')}]}`,
+          });
+        let answer = await send();
+        // The store behind the ingest log is full: wait as the answer says, and send again.
+        while (answer.statusCode === 429) {
+          await new Promise((resolve) =>
+            setTimeout(resolve, Number(answer.headers['retry-after'] ?? 1) * 1000),
+          );
+          answer = await send();
+        }
         const body = answer.json<{ accepted?: number }>();
         if (answer.statusCode !== 200 || body.accepted !== events.length)
           throw new Error(`Building the store: POST /v1/batch answered ${answer.statusCode} ${answer.body}`);

@@ -175,7 +175,17 @@ export async function runProfilesBenchmark(args: readonly string[]): Promise<num
       afterIngest.events === atStart.events + client.acknowledged &&
       client.anomalies === 0;
 
-    // 4. Look-ups, with the server idle.
+    // 4. Look-ups, with the server idle, once every profile has its document (built in the
+    //    background when writes pause: the whole store after a start without them, else the
+    //    profiles the ingest phase changed).
+    const documentsStarted = performance.now();
+    let documentStats = await stats(server);
+    while (documentStats.buildingDocuments) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      documentStats = await stats(server);
+    }
+    const documentsWaitMs = performance.now() - documentsStarted;
+    log(`${fmt(documentStats.documents)} profile documents after waiting ${fmt(documentsWaitMs)} ms`);
     const lookupAgent = (sockets: number): Agent => new Agent({ keepAlive: true, maxSockets: sockets });
     const lookups = new LookupClient(server, store.profiles);
     const emailPath = (k: number): string => lookups.emailPath(k);
@@ -223,6 +233,8 @@ export async function runProfilesBenchmark(args: readonly string[]): Promise<num
       lookupP50Ms: round(byEmail.p50, 2),
       lookupP99Ms: round(byEmail.p99, 2),
       profileP99Ms: round(byId.p99, 2),
+      documents: documentStats.documents,
+      documentsWaitMs: Math.round(documentsWaitMs),
       peakRssMb: round(peakRssMb, 1),
       merges: ingestMix.merges,
       mergesPerSec: Math.round(ingestMix.merges / ingest.seconds),
@@ -287,6 +299,9 @@ export async function runProfilesBenchmark(args: readonly string[]): Promise<num
           `HTTP with identity reaches ${result.ratioToRaw} of it`,
       );
     }
+    console.log(
+      `  documents    ${fmt(documentStats.documents)} profile documents, ready ${fmt(documentsWaitMs)} ms after the ingest phase`,
+    );
     for (const [label, lookup] of [
       ['by e-mail', byEmail],
       [`by e-mail ×${options.lookupConcurrency}`, byEmailConcurrent],

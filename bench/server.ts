@@ -64,6 +64,9 @@ export interface Stats {
   /** Commits and events accepted so far, from the pipeline's counters. */
   readonly commits: number;
   readonly accepted: number;
+  /** Profile documents stored, and whether some people may still lack one. */
+  readonly documents: number;
+  readonly buildingDocuments: boolean;
 }
 
 export async function stats(server: BenchServer): Promise<Stats> {
@@ -77,6 +80,7 @@ export async function stats(server: BenchServer): Promise<Stats> {
     profiles?: number;
     identifiers?: number;
     ingest?: { commits?: number; accepted?: number };
+    profileDocuments?: { documents: number; building: boolean };
   };
   return {
     events: body.events,
@@ -84,6 +88,8 @@ export async function stats(server: BenchServer): Promise<Stats> {
     identifiers: body.identifiers ?? 0,
     commits: body.ingest?.commits ?? 0,
     accepted: body.ingest?.accepted ?? 0,
+    documents: body.profileDocuments?.documents ?? 0,
+    buildingDocuments: body.profileDocuments?.building ?? false,
   };
 }
 

@@ -15,6 +15,7 @@ import { trackingApi } from './api/tracking.ts';
 import type { GroupCommitWriter } from './ingestion/group-commit.ts';
 import type { MessageDedupe } from './ingestion/message-dedupe.ts';
 import type { IngestPipeline } from './ingestion/pipeline.ts';
+import type { ProfileReader } from './profiles/profile-reader.ts';
 import type { SourceRegistry } from './sources/source-registry.ts';
 import type { Store } from './store/store.ts';
 
@@ -27,6 +28,7 @@ export interface AppDeps {
   readonly dedupe: MessageDedupe;
   readonly adminToken: string;
   readonly identity: IdentityResolver;
+  readonly reader: ProfileReader;
   readonly identifierRules: IdentifierRules;
   readonly traitRules: TraitRules;
   readonly identityRules: IdentityRules;
@@ -93,6 +95,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     adminToken: deps.adminToken,
     startedAt: Date.now(),
     identity: deps.identity,
+    reader: deps.reader,
   });
   await app.register(async (scope) => {
     // The profile routes sit behind the same bearer token as the rest of /api.
@@ -105,6 +108,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       traitRules: deps.traitRules,
       identityRules: deps.identityRules,
       sources: deps.sources,
+      reader: deps.reader,
     });
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
     if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });

@@ -111,6 +111,10 @@ export const errorCatalogue = {
     status: 409,
     hint: 'An import takes one file: create a new import (POST /api/imports) for another file.',
   },
+  CIBLE_ERR_IMPORT_FILE_TOO_LARGE: {
+    status: 413,
+    hint: 'Split the file (keeping its header) into several imports, or raise CIBLE_IMPORT_MAX_FILE_MB.',
+  },
   CIBLE_ERR_IMPORT_FINISHED: {
     status: 409,
     hint: 'The import has already finished; nothing more to do. Create a new import to run a file again.',

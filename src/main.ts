@@ -11,9 +11,11 @@ import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
 import { createIdentityResolver } from './ingestion/resolve-identity.ts';
+import { createProfileReader } from './profiles/profile-reader.ts';
 import { createSourceRegistry } from './sources/source-registry.ts';
 import { createDuckdbStore } from './store/duckdb/duckdb-store.ts';
 import { openFileLog } from './store/ingest-log.ts';
+import { openLmdbProfileDocuments, profileDocumentsDirName } from './store/lmdb/lmdb-profile-documents.ts';
 
 export interface RunningCible {
   readonly app: FastifyInstance;
@@ -34,33 +36,36 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   const adminToken = await resolveAdminToken(config, print);
   if (config.rulesFile !== null) print(`Identity and trait rules from ${config.rulesFile}`);
 
-  const store = await createDuckdbStore({
+  const storage = await createDuckdbStore({
     dataDir: config.dataDir,
     memoryLimit: config.store.memoryLimit,
     threads: config.store.threads,
   });
   // Batches acknowledged before a crash that the store does not hold yet are in the ingest log.
-  const appliedLogSeq = await store.appliedLogSeq();
+  const appliedLogSeq = await storage.appliedLogSeq();
   const log = await openFileLog({ dir: join(config.dataDir, 'ingest-log'), after: appliedLogSeq });
   const recoveryStarted = performance.now();
   const recovered = await log.replay(appliedLogSeq, (seq, batch) =>
-    store.writeBatch({ ...batch, logSeq: seq }),
+    storage.writeBatch({ ...batch, logSeq: seq }),
   );
+  // Profile documents (a cache of each profile's facts) may predate what was just loaded: all go.
+  const documents = await openLmdbProfileDocuments(join(config.dataDir, profileDocumentsDirName));
+  if (recovered > 0) await documents.clear();
   if (recovered > 0) {
     print(
       `Loaded ${recovered} acknowledged batches from the ingest log into the store` +
         ` (${Math.round(performance.now() - recoveryStarted)} ms)`,
     );
   }
-  await log.release(await store.appliedLogSeq());
+  await log.release(await storage.appliedLogSeq());
   const now = (): number => Date.now();
-  const sources = await createSourceRegistry(store, now);
+  const sources = await createSourceRegistry(storage, now);
 
   // Rebuild the de-duplication window from what the store already holds, so retries after a restart are caught.
   const dedupe = createMessageDedupe(config.ingest.dedupeWindowHours);
   const windowStart = (hourOf(now()) - config.ingest.dedupeWindowHours) * 3_600_000;
   const warmupStarted = performance.now();
-  const remembered = await store.scanMessageFingerprints(windowStart, (chunk) => {
+  const remembered = await storage.scanMessageFingerprints(windowStart, (chunk) => {
     for (let i = 0; i < chunk.length; i++) {
       dedupe.checkAndAdd({ hi: chunk.hi[i]!, lo: chunk.lo[i]! }, chunk.hour[i]!);
     }
@@ -74,18 +79,6 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   const expiry = setInterval(() => dedupe.expire(hourOf(now())), 60_000);
   expiry.unref();
 
-  const writer = createGroupCommitWriter({
-    store,
-    log,
-    maxEvents: config.ingest.commitMaxEvents,
-    maxDelayMs: config.ingest.commitMaxDelayMs,
-    onCommitError: (error) => app.log.error({ err: error }, 'commit failed'),
-    onStoreError: (error, retryMs) =>
-      app.log.error(
-        { err: error },
-        `writing committed events to the store failed; retrying in ${retryMs} ms`,
-      ),
-  });
   // The identity graph lives in memory, rebuilt from the store at start (and after a failed commit).
   const loadGraph = async (): Promise<{
     graph: IdentityGraph;
@@ -94,7 +87,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   }> => {
     const graph = createIdentityGraph(config.rules.identity);
     const activeMerges = new Map<number, number>();
-    const { lastMergeId } = await store.loadIdentity({
+    const { lastMergeId } = await storage.loadIdentity({
       profile: (id, createdAt) => graph.load.profile({ id, createdAt }),
       identifier: (type, value, origin) => graph.load.identifier({ type, value }, origin),
       merge: (survivor, absorbed, mergeId) => {
@@ -120,6 +113,26 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     activeMerges: loaded.activeMerges,
     identifierRules: config.rules.identifiers,
   });
+  // Every write goes through the profile reader, which deletes the documents it changes first.
+  const reader = createProfileReader({
+    store: storage,
+    documents,
+    graph: () => identity.graph,
+    onError: (error) => app.log.error({ err: error }, 'building profile documents failed'),
+  });
+  const store = reader.store;
+  const writer = createGroupCommitWriter({
+    store,
+    log,
+    maxEvents: config.ingest.commitMaxEvents,
+    maxDelayMs: config.ingest.commitMaxDelayMs,
+    onCommitError: (error) => app.log.error({ err: error }, 'commit failed'),
+    onStoreError: (error, retryMs) =>
+      app.log.error(
+        { err: error },
+        `writing committed events to the store failed; retrying in ${retryMs} ms`,
+      ),
+  });
   // Events stored before profiles existed (or with no usable identifier then) get one now.
   const backfillStarted = performance.now();
   const backfill = await backfillProfiles({ store, identity });
@@ -129,6 +142,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
         ` (${Math.round(performance.now() - backfillStarted)} ms)`,
     );
   }
+  reader.start();
   const pipeline = createIngestPipeline({
     sources,
     writer,
@@ -151,6 +165,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     identifierRules: config.rules.identifiers,
     dataDir: config.dataDir,
     maxEventBytes: config.ingest.maxEventBytes,
+    maxFileBytes: config.imports.maxFileBytes,
     now,
     caughtUp: () => writer.caughtUp(),
     onError: (error, importId) => app.log.error({ err: error, importId }, 'import failed'),
@@ -164,6 +179,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     dedupe,
     adminToken,
     identity,
+    reader,
     identifierRules: config.rules.identifiers,
     traitRules: config.rules.traits,
     identityRules: config.rules.identity,
@@ -187,6 +203,8 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
         await imports.close();
         await writer.drain();
         await log.close();
+        await reader.close();
+        await documents.close();
         await store.close();
       })();
       return stopping;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import type { EventOutput } from '../src/domain/events.ts';
@@ -458,5 +459,44 @@ test('an import a stop interrupts runs again at the next start, and stores every
     assert.equal((await second.admin<{ events: number }>('/api/stats')).events, 6_000);
   } finally {
     await second.close();
+  }
+});
+
+test('a file larger than the limit is refused, said or not in Content-Length, and the import still waits for one', async () => {
+  const small = await startTestCible({ CIBLE_IMPORT_MAX_FILE_MB: '1' });
+  try {
+    const headers = { ...auth, 'content-type': 'text/csv' };
+    const created = await small.app.inject({
+      method: 'POST',
+      url: '/api/imports',
+      headers: auth,
+      payload: { fileName: 'big.csv', mapping: customersMapping },
+    });
+    const id = created.json<Job>().id;
+    const rows = `Email;Phone;Card;First name;Birth;Newsletter\n${'someone@example.com;;;;;\n'.repeat(60_000)}`;
+    assert.ok(rows.length > 1024 * 1024);
+    for (const payload of [rows, Readable.from([rows.slice(0, 800_000), rows.slice(800_000)])]) {
+      const refused = await small.app.inject({
+        method: 'PUT',
+        url: `/api/imports/${id}/file`,
+        headers,
+        payload,
+      });
+      assert.equal(refused.statusCode, 413, refused.body);
+      const error = refused.json<{ error: { code: string; message: string } }>().error;
+      assert.equal(error.code, 'CIBLE_ERR_IMPORT_FILE_TOO_LARGE');
+      assert.match(error.message, /1048576 bytes/);
+    }
+    const waiting = await small.app.inject({ method: 'GET', url: `/api/imports/${id}`, headers: auth });
+    assert.equal(waiting.json<Job>().status, 'awaiting_file');
+    const accepted = await small.app.inject({
+      method: 'PUT',
+      url: `/api/imports/${id}/file`,
+      headers,
+      payload: customersCsv,
+    });
+    assert.equal(accepted.statusCode, 202, accepted.body);
+  } finally {
+    await small.close();
   }
 });

@@ -8,6 +8,7 @@ import type { GroupCommitWriter } from '../ingestion/group-commit.ts';
 import type { MessageDedupe } from '../ingestion/message-dedupe.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
 import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
+import type { ProfileReader } from '../profiles/profile-reader.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { EventRow, QuarantineRecord, Source, Store } from '../store/store.ts';
 import { sendError } from './error-handler.ts';
@@ -21,6 +22,7 @@ export interface AdminApiOptions {
   readonly adminToken: string;
   readonly startedAt: number;
   readonly identity: IdentityResolver;
+  readonly reader: ProfileReader;
 }
 
 const SourceOutput = Type.Object({
@@ -154,6 +156,7 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
         events,
         profiles: options.identity.graph.personCount,
         identifiers: options.identity.graph.identifierCount,
+        profileDocuments: options.reader.stats(),
         sources: options.sources.list().length,
         quarantine,
         ingest: {

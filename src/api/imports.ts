@@ -124,12 +124,17 @@ export async function importsApi(fastify: FastifyInstance, options: ImportsApiOp
             'Send the file of an import as the raw body (text/csv, application/x-ndjson...); the import then runs in the background',
           security,
           params: IdParams,
-          response: { 202: ImportOutput, 404: ErrorOutput, 409: ErrorOutput },
+          response: { 202: ImportOutput, 404: ErrorOutput, 409: ErrorOutput, 413: ErrorOutput },
         },
       },
       async (request, reply) => {
         const body = (request.body ?? request.raw) as Readable;
-        const job = await options.imports.receiveFile(request.params.id, body);
+        const declared = Number(request.headers['content-length']);
+        const job = await options.imports.receiveFile(
+          request.params.id,
+          body,
+          Number.isSafeInteger(declared) ? declared : undefined,
+        );
         return reply.code(202).send(importOutput(job));
       },
     );

@@ -16,6 +16,7 @@ import {
 import { mergeTraits, withSourceIds, type TraitRules, type TraitValue } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
+import type { ProfileReader } from '../profiles/profile-reader.ts';
 import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { DuplicateGroup, Store, TraitRow } from '../store/store.ts';
@@ -30,6 +31,7 @@ export interface ProfilesApiOptions {
   readonly traitRules: TraitRules;
   readonly identityRules: IdentityRules;
   readonly sources: SourceRegistry;
+  readonly reader: ProfileReader;
 }
 
 /** Days without an event after which a profile is stale, unless the request says otherwise. */
@@ -47,16 +49,13 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
   const graph = () => options.identity.graph;
 
   async function profile(id: number, staleDays = defaultStaleDays) {
-    const canonical = graph().canonical(id);
-    const members = graph().members(canonical);
-    if (members.length === 0) return undefined;
-    const [identities, traits, summary, merges, duplicates] = await Promise.all([
-      options.store.listIdentities(members),
-      options.store.listProfileTraits(members),
-      options.store.summarizeProfile(members),
-      options.store.listMerges(members),
-      options.store.findSuspectedDuplicates(members),
-    ]);
+    const found = await options.reader.facts(id);
+    if (found === undefined) return undefined;
+    const canonical = found.id;
+    const { members, identities, traits, summary, merges } = found.facts;
+    const duplicates = found.facts.hasDuplicateKey
+      ? await options.store.findSuspectedDuplicates(members)
+      : undefined;
     const merged = mergeTraits(
       traits.map(parsedTrait),
       withSourceIds(options.traitRules, options.sources.list()),
@@ -65,7 +64,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
     return {
       id: canonical,
       ...(canonical === id ? {} : { requestedId: id }),
-      members,
+      members: [...members],
       identifiers: identities.map((row) => ({
         type: row.type,
         value: row.value,
@@ -280,33 +279,19 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
     ids: readonly number[],
     filters: readonly TraitFilter[],
   ): Promise<ProfileCard[]> {
-    const membersOf = new Map(ids.map((id) => [id, graph().members(id)]));
-    const allMembers = [...membersOf.values()].flat();
-    const [traits, lastSeen] = await Promise.all([
-      options.store.listProfileTraits(allMembers),
-      options.store.lastSeenOf(allMembers),
-    ]);
-    const traitsOf = new Map<number, TraitRow[]>();
-    for (const trait of traits) {
-      const rows = traitsOf.get(trait.originProfileId) ?? [];
-      rows.push(trait);
-      traitsOf.set(trait.originProfileId, rows);
-    }
+    const facts = await options.reader.factsOfMany(ids);
     const traitRules = withSourceIds(options.traitRules, options.sources.list());
     const shown = new Set([...cardTraits, ...filters.map((filter) => filter.name)]);
     const rank = new Map(options.identityRules.priority.map((type, index) => [type, index]));
-    return ids.map((id) => {
-      const members = membersOf.get(id) ?? [];
-      const merged = mergeTraits(
-        members.flatMap((member) => traitsOf.get(member) ?? []).map(parsedTrait),
-        traitRules,
-      );
+    return ids.flatMap((id) => {
+      const profile = facts.get(id);
+      if (profile === undefined) return [];
+      const merged = mergeTraits(profile.traits.map(parsedTrait), traitRules);
       const identifiers = graph()
         .identifiersOf(id)
         .map(({ identifier }) => identifier)
         .sort((a, b) => (rank.get(a.type) ?? rank.size) - (rank.get(b.type) ?? rank.size))
         .slice(0, cardIdentifiers);
-      const latest = Math.max(...members.map((member) => lastSeen.get(member) ?? -Infinity));
       return {
         id,
         identifiers: identifiers.map(({ type, value }) => ({ type, value })),
@@ -315,7 +300,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
             .filter((trait) => shown.has(trait.name))
             .map((trait) => [trait.name, trait.value]),
         ),
-        lastSeen: Number.isFinite(latest) ? iso(latest) : null,
+        lastSeen: iso(profile.summary.lastSeen),
         merged,
       };
     });

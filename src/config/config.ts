@@ -17,6 +17,7 @@ export interface Config {
   readonly serverUrl: string;
   readonly ingest: IngestConfig;
   readonly store: StoreConfig;
+  readonly imports: ImportsConfig;
   /** Identifier, identity and trait rules: built-in ones, changed by the rules file if there is one. */
   readonly rules: Rules;
   /** The rules file read, or null when the built-in rules apply. */
@@ -40,6 +41,11 @@ export interface IngestConfig {
   readonly maxPendingEvents: number;
   /** How long a messageId is remembered per source for de-duplication. */
   readonly dedupeWindowHours: number;
+}
+
+export interface ImportsConfig {
+  /** Largest import file accepted, in bytes. */
+  readonly maxFileBytes: number;
 }
 
 export interface StoreConfig {
@@ -70,6 +76,7 @@ const defaults = {
     dedupeWindowHours: 24,
   },
   store: { memoryLimit: '256MB', threads: 2 },
+  imports: { maxFileMb: 10 * 1024 },
 } as const;
 
 export const rulesFileName = 'cible.json';
@@ -171,6 +178,18 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     store: {
       memoryLimit: env.CIBLE_DUCKDB_MEMORY_LIMIT ?? defaults.store.memoryLimit,
       threads: integer('CIBLE_DUCKDB_THREADS', env.CIBLE_DUCKDB_THREADS, defaults.store.threads, 1, 256),
+    },
+    imports: {
+      maxFileBytes:
+        integer(
+          'CIBLE_IMPORT_MAX_FILE_MB',
+          env.CIBLE_IMPORT_MAX_FILE_MB,
+          defaults.imports.maxFileMb,
+          1,
+          1024 * 1024,
+        ) *
+        1024 *
+        1024,
     },
     rules: rulesFile === null ? defaultRules : loadRulesFile(rulesFile),
     rulesFile,

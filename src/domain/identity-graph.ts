@@ -96,6 +96,12 @@ export interface IdentityGraph {
   canonical(profileId: number): number;
   /** The profile an identifier belongs to now, if any. */
   profileOf(identifier: Identifier): number | undefined;
+  /** The origin profile an identifier was first attached to, if any. */
+  originOf(identifier: Identifier): number | undefined;
+  /** The profile and each one it was merged into, up to its current profile (the last one). */
+  lineage(profileId: number): number[];
+  /** Every profile that stands for a person now, in no particular order. */
+  people(): IterableIterator<number>;
   /** Origin profiles that resolve to this profile (itself included). */
   members(profileId: number): number[];
   /** Identifiers of a profile, with the origin profile of each. */
@@ -329,6 +335,18 @@ export function createIdentityGraph(
     profileOf(identifier) {
       const found = origin.get(identifierKey(identifier));
       return found === undefined ? undefined : canonical(found);
+    },
+    originOf: (identifier) => origin.get(identifierKey(identifier)),
+    lineage(id) {
+      const out: number[] = [];
+      for (let current = nodes.get(id); current !== undefined; current = nodes.get(current.parent ?? NaN)) {
+        out.push(current.id);
+        if (current.parent === undefined) break;
+      }
+      return out;
+    },
+    *people() {
+      for (const node of nodes.values()) if (node.parent === undefined) yield node.id;
     },
     members: (id) => (nodes.has(id) ? members(id) : []),
     identifiersOf: (id) =>

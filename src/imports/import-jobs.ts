@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline as pipe } from 'node:stream/promises';
 import type { IdentifierRules } from '../domain/identifiers.ts';
 import { CibleError, isCibleError } from '../errors.ts';
@@ -32,7 +32,8 @@ export interface ImportJobs {
   /** Checks the mapping and creates a job waiting for its file. */
   create(request: NewImport): Promise<ImportJobView>;
   /** Stores the job's file and queues the job. */
-  receiveFile(id: string, body: Readable): Promise<ImportJobView>;
+  /** Stores the file of an import, refused past `maxFileBytes` (checked first against `declaredBytes`). */
+  receiveFile(id: string, body: Readable, declaredBytes?: number): Promise<ImportJobView>;
   get(id: string): Promise<ImportJobView | undefined>;
   list(query: ImportQuery): Promise<ImportJobView[]>;
   cancel(id: string): Promise<ImportJobView>;
@@ -63,6 +64,8 @@ export interface ImportJobsOptions {
   readonly dataDir: string;
   /** The largest event, in bytes of JSON (the pipeline's limit). */
   readonly maxEventBytes: number;
+  /** The largest file accepted, in bytes. */
+  readonly maxFileBytes: number;
   readonly now: () => number;
   /** Resolves once the store holds every batch already acknowledged (see GroupCommitWriter.caughtUp). */
   readonly caughtUp?: () => Promise<void>;
@@ -261,7 +264,7 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
       return view(record);
     },
 
-    async receiveFile(id, body) {
+    async receiveFile(id, body, declaredBytes) {
       const record = await load(id);
       if (record.status !== 'awaiting_file') {
         body.resume();
@@ -271,17 +274,37 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
         );
       }
       const path = fileOf(id);
+      const tooLarge = new CibleError(
+        'CIBLE_ERR_IMPORT_FILE_TOO_LARGE',
+        `The file is larger than ${options.maxFileBytes} bytes, the largest an import accepts.`,
+      );
+      if (declaredBytes !== undefined && declaredBytes > options.maxFileBytes) {
+        body.resume();
+        throw tooLarge;
+      }
+      // Past the limit the rest is read and dropped, so that the client gets the answer.
+      let received = 0;
+      const limit = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          received += chunk.length;
+          done(null, received > options.maxFileBytes ? undefined : chunk);
+        },
+      });
       try {
-        await pipe(body, createWriteStream(path, { flags: 'wx' }));
+        await pipe(body, limit, createWriteStream(path, { flags: 'wx' }));
       } catch (error) {
-        await rm(path, { force: true });
         if ((error as NodeJS.ErrnoException).code === 'EEXIST') {
           throw new CibleError(
             'CIBLE_ERR_IMPORT_FILE_ALREADY_SENT',
             `Import ${id} is already receiving its file.`,
           );
         }
+        await rm(path, { force: true });
         throw error;
+      }
+      if (received > options.maxFileBytes) {
+        await rm(path, { force: true });
+        throw tooLarge;
       }
       const { size } = await stat(path);
       const queued: ImportJobRecord = { ...record, status: 'queued', bytesTotal: size };

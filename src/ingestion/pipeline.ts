@@ -85,7 +85,8 @@ export interface IngestPipeline {
   replay(record: QuarantineRecord, correction: unknown): Promise<ReplayOutcome>;
   /**
    * Changes the identity graph on a person's word (merge, unmerge): `change` runs against the
-   * resolver and records its rows; they commit through the single writer like any batch.
+   * resolver and records its rows; they commit through the single writer like any batch, and
+   * this resolves once the store holds them.
    */
   changeIdentity<T>(change: (resolver: IdentityResolver, changes: PendingIdentityChanges) => T): Promise<T>;
   readonly counters: IngestCounters;
@@ -447,6 +448,8 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
           identityStale = true;
         },
       });
+      // Whoever asked reads the profiles next: the store must hold the change by then.
+      await deps.writer.caughtUp();
     }
     return result;
   }

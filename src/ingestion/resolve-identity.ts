@@ -85,10 +85,11 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
     },
     unmerge(absorbed, at, changes) {
       const mergeId = activeMerges.get(absorbed);
+      const survivor = graph.lineage(absorbed)[1];
       const result = graph.unmerge(absorbed);
       if (result === undefined) return undefined;
       activeMerges.delete(absorbed);
-      if (mergeId !== undefined) changes.undoneMerges.push({ id: mergeId, at });
+      if (mergeId !== undefined) changes.undoneMerges.push({ id: mergeId, at, survivor, absorbed });
       return result;
     },
     merge(survivor, absorbed, at, changes) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { StoredEvent } from '../domain/events.ts';
 import { messageFingerprint } from '../ingestion/message-dedupe.ts';
-import type { IdentityChanges, NewQuarantineRecord, Store } from './store.ts';
+import type { IdentityChanges, NewQuarantineRecord, ProfileFacts, Store } from './store.ts';
 
 /**
  * What every store adapter must do, whatever its engine. Each adapter's test file runs this suite
@@ -331,7 +331,7 @@ export function storeContract(
         },
       });
       assert.deepEqual(
-        (await store.listProfileTraits([101, 102])).map((trait) => [
+        (await factsOf(store, [101, 102])).traits.map((trait) => [
           trait.originProfileId,
           trait.name,
           trait.value,
@@ -343,10 +343,10 @@ export function storeContract(
         ],
       );
       assert.deepEqual(
-        (await store.listIdentities([101])).map((row) => `${row.type}:${row.value}`),
+        (await factsOf(store, [101])).identities.map((row) => `${row.type}:${row.value}`),
         ['userId:identity-user'],
       );
-      const merges = await store.listMerges([102]);
+      const { merges } = await factsOf(store, [102]);
       assert.equal(merges.length, 1);
       assert.equal(merges[0]?.undoneAt, at + 10);
       assert.equal(merges[0]?.identifierValue, 'id@example.com');
@@ -409,7 +409,7 @@ export function storeContract(
           traits: [],
         },
       });
-      const merges = await store.listMerges([201]);
+      const { merges } = await factsOf(store, [201]);
       assert.deepEqual(
         merges.map((row) => [
           row.id,
@@ -423,6 +423,46 @@ export function storeContract(
           [2, 202, 'auto', 'merge-2@example.com', 'src_a', null],
           [3, 203, 'auto', 'merge-3@example.com', 'src_a', at + 10],
           [4, 204, 'manual', null, null, null],
+        ],
+      );
+    });
+
+    test("a profile's facts keep, per trait and source, the first and the last value observed", async () => {
+      const observation = (value: string, sourceId: string, at: number, messageId: string) => ({
+        originProfileId: 301,
+        name: 'plan',
+        value: JSON.stringify(value),
+        sourceId,
+        at,
+        messageId,
+      });
+      await store.writeBatch({
+        events: [],
+        quarantine: [],
+        replayedQuarantineIds: [],
+        identity: {
+          profiles: [{ id: 301, createdAt: t0 }],
+          identifiers: [],
+          merges: [],
+          undoneMerges: [],
+          conflicts: [],
+          shared: [],
+          traits: [
+            observation('trial', 'web', t0, 't1'),
+            observation('free', 'web', t0 + 1, 't2'),
+            observation('pro', 'web', t0 + 2, 't3'),
+            observation('gold', 'crm', t0 + 1, 't4'),
+            // Same time as the last one from the web: the one that arrived later comes last.
+            observation('team', 'web', t0 + 2, 't5'),
+          ],
+        },
+      });
+      assert.deepEqual(
+        (await factsOf(store, [301])).traits.map((trait) => [trait.value, trait.sourceId, trait.messageId]),
+        [
+          ['"trial"', 'web', 't1'],
+          ['"gold"', 'crm', 't4'],
+          ['"team"', 'web', 't5'],
         ],
       );
     });
@@ -586,7 +626,10 @@ export function storeContract(
 
       test('identifiers are last seen at the latest event that carried them, never before first seen', async () => {
         const seen = Object.fromEntries(
-          (await fresh.listIdentities([1, 2])).map((row) => [`${row.type}:${row.value}`, row.lastSeen - t0]),
+          (await factsOf(fresh, [1, 2])).identities.map((row) => [
+            `${row.type}:${row.value}`,
+            row.lastSeen - t0,
+          ]),
         );
         assert.deepEqual(seen, {
           'userId:jane': 10 * 60_000,
@@ -598,7 +641,7 @@ export function storeContract(
       });
 
       test('a profile summary counts visits (30-minute gaps) and channels', async () => {
-        const summary = await fresh.summarizeProfile([1, 2]);
+        const { summary } = await factsOf(fresh, [1, 2]);
         assert.equal(summary.events, 3);
         assert.equal(summary.sessions, 2);
         assert.equal(summary.purchases, 1);
@@ -616,7 +659,20 @@ export function storeContract(
             ['server', null, 1, 3 * 3_600_000],
           ],
         );
-        assert.equal((await fresh.summarizeProfile([99])).sessions, 0);
+        assert.equal((await factsOf(fresh, [99])).summary.sessions, 0);
+      });
+
+      test('many profiles are read at once, each as when read alone', async () => {
+        const both = await fresh.readProfileFacts(
+          new Map([
+            [1, [1, 2]],
+            [4, [4]],
+          ]),
+        );
+        assert.equal(both.size, 2);
+        assert.deepEqual(both.get(1), await factsOf(fresh, [1, 2]));
+        assert.deepEqual(both.get(4), await factsOf(fresh, [4]));
+        assert.deepEqual(both.get(1)?.members, [1, 2]);
       });
 
       test('profiles are found by identifier prefix and by the latest value of a trait', async () => {
@@ -636,14 +692,6 @@ export function storeContract(
         assert.deepEqual(await fresh.findProfilesByTrait({ ...city, value: 'lyo', match: 'prefix' }), [4]);
         assert.deepEqual(await fresh.findProfilesByTrait({ ...city, name: 'address', path: ['city'] }), [2]);
         assert.deepEqual(await fresh.findProfilesByTrait({ ...city, value: 'pari' }), []);
-      });
-
-      test('the latest event of each profile', async () => {
-        assert.deepEqual([...(await fresh.lastSeenOf([1, 2, 4, 99])).entries()].sort(), [
-          [1, t0 + 10 * 60_000],
-          [2, t0 + 3 * 3_600_000],
-          [4, t0 - 400 * day],
-        ]);
       });
 
       test('duplicates are suspected on normalised name, birth date and postal code, across merged profiles', async () => {
@@ -722,7 +770,7 @@ export function storeContract(
           ['old-2', 'old-1'],
         );
         assert.deepEqual(
-          (await fresh.listIdentities([6])).map((row) => row.value),
+          (await factsOf(fresh, [6])).identities.map((row) => row.value),
           ['old-1'],
         );
       });
@@ -742,4 +790,12 @@ export function storeContract(
       });
     });
   });
+}
+
+/** The facts of the profile made of these origin profiles (the first one standing for it). */
+async function factsOf(store: Store, origins: readonly number[]): Promise<ProfileFacts> {
+  const profile = origins[0]!;
+  const facts = (await store.readProfileFacts(new Map([[profile, origins]]))).get(profile);
+  assert.ok(facts !== undefined);
+  return facts;
 }

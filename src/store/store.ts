@@ -36,21 +36,20 @@ export interface Store {
 
   /** Streams the identity graph into the loader; resolves with the highest merge id (0 if none). */
   loadIdentity(loader: IdentityLoader): Promise<{ lastMergeId: number }>;
-  /** The identifiers of these origin profiles, with when each was first and last seen. */
-  listIdentities(originProfileIds: readonly number[]): Promise<IdentityView[]>;
-  /** Every trait observation of these origin profiles, oldest first. */
-  listProfileTraits(originProfileIds: readonly number[]): Promise<TraitRow[]>;
-  /** What the events of these origin profiles add up to. */
-  summarizeProfile(originProfileIds: readonly number[]): Promise<ProfileSummary>;
-  /** Merges in which any of these profiles took part, oldest first. */
-  listMerges(profileIds: readonly number[]): Promise<MergeRow[]>;
+  /**
+   * What each profile is made of (its document), for many profiles at once: `groups` maps each
+   * profile to its origin profiles (itself included). `background` reads on a connection of its
+   * own, for long reads that should not hold up requests.
+   */
+  readProfileFacts(
+    groups: ProfileGroups,
+    options?: { background?: boolean },
+  ): Promise<Map<number, ProfileFacts>>;
 
   /** Origin profiles holding an identifier that starts with any of these prefixes, ascending. */
   findProfilesByIdentifierPrefix(prefixes: readonly IdentifierPrefix[]): Promise<number[]>;
   /** Origin profiles whose latest value of the trait matches the filter, ascending. */
   findProfilesByTrait(filter: TraitFilter): Promise<number[]>;
-  /** The event time of the latest event of each of these origin profiles that has events. */
-  lastSeenOf(originProfileIds: readonly number[]): Promise<Map<number, number>>;
   /**
    * Other profiles suspected to be the same person as the profile made of these origin profiles:
    * same name, birth date and postal code once normalised. Undefined when the profile lacks one of them.
@@ -95,7 +94,7 @@ export interface IdentityChanges {
   readonly identifiers: readonly IdentityRow[];
   readonly merges: readonly MergeRow[];
   /** Merges undone: the pair is split from then on. */
-  readonly undoneMerges: readonly { readonly id: number; readonly at: number }[];
+  readonly undoneMerges: readonly UndoneMerge[];
   readonly conflicts: readonly ConflictRow[];
   readonly shared: readonly { readonly type: string; readonly value: string; readonly at: number }[];
   /** Trait values observed, appended (profiles merge them when read). */
@@ -104,6 +103,14 @@ export interface IdentityChanges {
   readonly sightings?: readonly IdentifierSighting[];
   /** Identifier values the events carried that were refused (invalid, placeholders...). */
   readonly rejectedIdentifiers?: readonly RejectedIdentifier[];
+}
+
+export interface UndoneMerge {
+  readonly id: number;
+  readonly at: number;
+  /** The pair split apart (absent from batches logged before they were recorded). */
+  readonly survivor?: number;
+  readonly absorbed?: number;
 }
 
 export interface IdentifierSighting {
@@ -121,6 +128,24 @@ export interface RejectedIdentifier {
   readonly sourceId: string;
   readonly messageId: string;
   readonly at: number;
+}
+
+/** A profile (see IdentityGraph.members) and the origin profiles it is made of. */
+export type ProfileGroups = ReadonlyMap<number, readonly number[]>;
+
+/** What a profile is made of, as stored: everything its page shows. */
+export interface ProfileFacts {
+  /** Its origin profiles, ascending. */
+  readonly members: readonly number[];
+  /** Its identifiers, oldest first. */
+  readonly identities: readonly IdentityView[];
+  /** Per trait and source, the earliest and the latest observation, oldest first (see mergeTraits). */
+  readonly traits: readonly TraitRow[];
+  readonly summary: ProfileSummary;
+  /** Merges in which any member took part, oldest first. */
+  readonly merges: readonly MergeRow[];
+  /** Whether its latest traits give a whole duplicate key (findSuspectedDuplicates then looks). */
+  readonly hasDuplicateKey: boolean;
 }
 
 export interface ProfileSummary {

@@ -10,21 +10,11 @@ import {
   appendChunks,
   appendNullableVarchar,
   appendRows,
-  idsInSql,
   timestampValue,
   type ChunkColumn,
 } from './append-rows.ts';
 import { writeTraitKeys } from './duckdb-trait-keys.ts';
-import type {
-  ChannelSummary,
-  IdentityChanges,
-  IdentityLoader,
-  IdentityRow,
-  IdentityView,
-  MergeRow,
-  ProfileSummary,
-  TraitRow,
-} from '../store.ts';
+import type { IdentityChanges, IdentityLoader, IdentityRow, TraitRow } from '../store.ts';
 
 /** Writes the identity changes of a batch, inside the batch's transaction (the caller's). */
 export async function writeIdentityChanges(
@@ -221,161 +211,6 @@ export async function loadIdentity(
   return { lastMergeId };
 }
 
-/*
- * Reading a profile's rows: `rowid IN (SELECT rowid FROM t WHERE <filter>)` scans only the
- * filtered column, then fetches the other columns of the matching rows; a plain WHERE reads every
- * selected column of the whole table (DuckDB has no index here).
- */
-
-/**
- * The identifiers of these origin profiles. Last seen: the latest of the members' events carrying
- * it (userId, anonymousId: the events' columns; other types: their sightings), never before first seen.
- */
-export async function listIdentities(
-  connection: DuckDBConnection,
-  origins: readonly number[],
-): Promise<IdentityView[]> {
-  if (origins.length === 0) return [];
-  const rows = await read(
-    connection,
-    `WITH ids AS (
-       SELECT type, value, origin_profile_id, first_seen, source_id, message_id FROM identities
-       WHERE rowid IN (SELECT rowid FROM identities WHERE origin_profile_id IN ${idsInSql(origins)})),
-     member_events AS (
-       SELECT user_id, anonymous_id, timestamp FROM events
-       WHERE rowid IN (SELECT rowid FROM events WHERE profile_id IN ${idsInSql(origins)})),
-     seen AS (
-       SELECT 'userId' AS type, trim(user_id) AS value, max(timestamp) AS seen_at
-       FROM member_events WHERE user_id IS NOT NULL GROUP BY 2
-       UNION ALL
-       SELECT 'anonymousId', trim(anonymous_id), max(timestamp)
-       FROM member_events WHERE anonymous_id IS NOT NULL GROUP BY 2
-       UNION ALL
-       SELECT s.type, s.value, max(s.seen_at)
-       FROM identifier_sightings s SEMI JOIN ids ON ids.type = s.type AND ids.value = s.value GROUP BY 1, 2),
-     latest AS (SELECT type, value, max(seen_at) AS seen_at FROM seen GROUP BY type, value)
-     SELECT ids.type, ids.value, ids.origin_profile_id::DOUBLE AS origin,
-            epoch_ms(ids.first_seen)::DOUBLE AS first_seen,
-            epoch_ms(greatest(ids.first_seen, latest.seen_at))::DOUBLE AS last_seen,
-            ids.source_id, ids.message_id
-     FROM ids LEFT JOIN latest ON latest.type = ids.type AND latest.value = ids.value
-     ORDER BY first_seen, ids.type, ids.value`,
-  );
-  return rows.map((row) => ({
-    type: String(row.type),
-    value: String(row.value),
-    originProfileId: Number(row.origin),
-    firstSeen: Number(row.first_seen),
-    lastSeen: Number(row.last_seen),
-    sourceId: String(row.source_id),
-    messageId: String(row.message_id),
-  }));
-}
-
-export async function listProfileTraits(
-  connection: DuckDBConnection,
-  origins: readonly number[],
-): Promise<TraitRow[]> {
-  if (origins.length === 0) return [];
-  const rows = await read(
-    connection,
-    `SELECT origin_profile_id::DOUBLE AS origin, name, value::VARCHAR AS value, source_id, epoch_ms(observed_at)::DOUBLE AS at, message_id
-     FROM trait_observations
-     WHERE rowid IN (SELECT rowid FROM trait_observations WHERE origin_profile_id IN ${idsInSql(origins)})
-     ORDER BY observed_at, name`,
-  );
-  return rows.map((row) => ({
-    originProfileId: Number(row.origin),
-    name: String(row.name),
-    value: String(row.value),
-    sourceId: String(row.source_id),
-    at: Number(row.at),
-    messageId: String(row.message_id),
-  }));
-}
-
-export async function listMerges(
-  connection: DuckDBConnection,
-  profileIds: readonly number[],
-): Promise<MergeRow[]> {
-  if (profileIds.length === 0) return [];
-  const rows = await read(
-    connection,
-    `SELECT id::DOUBLE AS id, epoch_ms(merged_at)::DOUBLE AS at, survivor::DOUBLE AS survivor, absorbed::DOUBLE AS absorbed, kind,
-            identifier_type, identifier_value, source_id, message_id, epoch_ms(undone_at)::DOUBLE AS undone_at
-     FROM merges WHERE survivor IN ${idsInSql(profileIds)} OR absorbed IN ${idsInSql(profileIds)} ORDER BY id`,
-  );
-  return rows.map((row) => ({
-    id: Number(row.id),
-    at: Number(row.at),
-    survivor: Number(row.survivor),
-    absorbed: Number(row.absorbed),
-    kind: String(row.kind) as MergeRow['kind'],
-    identifierType: row.identifier_type === null ? null : String(row.identifier_type),
-    identifierValue: row.identifier_value === null ? null : String(row.identifier_value),
-    sourceId: row.source_id === null ? null : String(row.source_id),
-    messageId: row.message_id === null ? null : String(row.message_id),
-    undoneAt: row.undone_at === null ? null : Number(row.undone_at),
-  }));
-}
-
-export async function summarizeProfile(
-  connection: DuckDBConnection,
-  origins: readonly number[],
-): Promise<ProfileSummary> {
-  if (origins.length === 0) {
-    return {
-      events: 0,
-      firstSeen: null,
-      lastSeen: null,
-      sources: [],
-      purchases: 0,
-      revenue: 0,
-      sessions: 0,
-      channels: [],
-    };
-  }
-  const [row] = await read(
-    connection,
-    `WITH member_events AS MATERIALIZED (
-       SELECT timestamp, source_id, type, event, properties, context, extra FROM events
-       WHERE rowid IN (SELECT rowid FROM events WHERE profile_id IN ${idsInSql(origins)})),
-     totals AS (
-       SELECT count(*)::DOUBLE AS events,
-              epoch_ms(min(timestamp))::DOUBLE AS first_seen,
-              epoch_ms(max(timestamp))::DOUBLE AS last_seen,
-              list_sort(list_distinct(list(source_id))) AS sources,
-              count(*) FILTER (WHERE type = 'track' AND event = 'Order Completed')::DOUBLE AS purchases,
-              coalesce(sum(coalesce(TRY_CAST(properties->>'revenue' AS DOUBLE), TRY_CAST(properties->>'total' AS DOUBLE)))
-                FILTER (WHERE type = 'track' AND event = 'Order Completed'), 0)::DOUBLE AS revenue
-       FROM member_events),
-     visits AS (
-       SELECT count(*) FILTER (WHERE gap IS NULL OR gap > INTERVAL 30 MINUTE)::DOUBLE AS sessions
-       FROM (SELECT timestamp - lag(timestamp) OVER (ORDER BY timestamp) AS gap FROM member_events)),
-     channels AS (
-       SELECT coalesce(to_json(list({sourceId: source_id, channel: channel, library: library,
-                                     events: events, lastSeen: last_seen} ORDER BY events DESC, source_id, channel NULLS FIRST, library NULLS FIRST)), '[]')::VARCHAR AS channels
-       FROM (SELECT source_id,
-                    coalesce(extra->>'channel', context->>'channel') AS channel,
-                    context->'library'->>'name' AS library,
-                    count(*)::DOUBLE AS events,
-                    epoch_ms(max(timestamp))::DOUBLE AS last_seen
-             FROM member_events GROUP BY ALL))
-     SELECT * FROM totals, visits, channels`,
-  );
-  const sources = row?.sources as { items?: unknown[] } | null | undefined;
-  return {
-    events: Number(row?.events ?? 0),
-    firstSeen: row?.first_seen === null || row?.first_seen === undefined ? null : Number(row.first_seen),
-    lastSeen: row?.last_seen === null || row?.last_seen === undefined ? null : Number(row.last_seen),
-    sources: (sources?.items ?? []).map(String),
-    sessions: Number(row?.sessions ?? 0),
-    channels: JSON.parse(String(row?.channels ?? '[]')) as ChannelSummary[],
-    purchases: Number(row?.purchases ?? 0),
-    revenue: Number(row?.revenue ?? 0),
-  };
-}
-
 /** Calls `onRow` for every row; the row array is reused, valid only during the call. */
 async function stream(
   connection: DuckDBConnection,
@@ -396,8 +231,4 @@ async function stream(
       onRow(row);
     }
   }
-}
-
-async function read(connection: DuckDBConnection, sql: string): Promise<Record<string, DuckDBValue>[]> {
-  return (await connection.runAndReadAll(sql)).getRowObjects();
 }

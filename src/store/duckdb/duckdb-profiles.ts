@@ -63,23 +63,6 @@ function jsonPath(path: readonly string[]): string {
   return `$${path.map((key) => `."${key.replaceAll("'", "''")}"`).join('')}`;
 }
 
-export async function lastSeenOf(
-  connection: DuckDBConnection,
-  origins: readonly number[],
-): Promise<Map<number, number>> {
-  const seen = new Map<number, number>();
-  if (origins.length === 0) return seen;
-  const rows = (
-    await connection.runAndReadAll(
-      `SELECT profile_id::DOUBLE, epoch_ms(max(timestamp))::DOUBLE FROM events
-       WHERE profile_id IN (SELECT unnest(?::BIGINT[])) GROUP BY profile_id`,
-      [idList(origins)],
-    )
-  ).getRows();
-  for (const [profile, at] of rows) seen.set(Number(profile), Number(at));
-  return seen;
-}
-
 /**
  * Sets the origin profile of events stored without one. The seq range lets DuckDB skip every row
  * group outside it (seq grows with the table).

@@ -18,14 +18,14 @@ const mergedInto = `
   merged_into AS MATERIALIZED (SELECT origin, arg_max(person, depth) AS person FROM merge_chains GROUP BY origin)`;
 
 /** Per person (`k`: trait_keys rows grouped by person): the latest value of each part. */
-const latestParts = `
+export const latestDuplicateParts = `
   arg_max_null(k.key, k.observed_at) FILTER (WHERE k.part = 'first_name') AS first_name,
   arg_max_null(k.key, k.observed_at) FILTER (WHERE k.part = 'last_name') AS last_name,
   arg_max_null(k.key, k.observed_at) FILTER (WHERE k.part = 'full_name') AS full_name,
   arg_max_null(k.key, k.observed_at) FILTER (WHERE k.part = 'birth_date') AS birth_date,
   arg_max_null(k.key, k.observed_at) FILTER (WHERE k.part = 'postal_code') AS postal_code`;
 /** The duplicate key from the latest parts: first and last name together, or the full name. */
-const keyOfParts = `
+export const duplicateKeyOfParts = `
   CASE WHEN first_name IS NOT NULL AND last_name IS NOT NULL THEN first_name || ' ' || last_name
        ELSE full_name END AS name,
   birth_date, postal_code`;
@@ -85,7 +85,7 @@ export async function qualityReport(
        UNION ALL
        SELECT mi.origin, mi.person FROM merged_into mi SEMI JOIN candidates c ON c.person = mi.person),
      names AS (
-       SELECT o.person, ${latestParts}
+       SELECT o.person, ${latestDuplicateParts}
        FROM trait_keys k JOIN candidate_origins o ON o.origin = k.origin_profile_id
        WHERE k.part = 'first_name' OR k.part = 'last_name' OR k.part = 'full_name'
        GROUP BY o.person),
@@ -166,9 +166,9 @@ export async function findSuspectedDuplicates(
   const [own] = await read(
     connection,
     `WITH parts AS (
-       SELECT ${latestParts} FROM trait_keys k
+       SELECT ${latestDuplicateParts} FROM trait_keys k
        WHERE k.rowid IN (SELECT rowid FROM trait_keys WHERE origin_profile_id IN (${inlineIds(origins)}))),
-     own_key AS (SELECT ${keyOfParts} FROM parts)
+     own_key AS (SELECT ${duplicateKeyOfParts} FROM parts)
      SELECT * FROM own_key WHERE name IS NOT NULL AND birth_date IS NOT NULL AND postal_code IS NOT NULL`,
     [],
   );
@@ -213,10 +213,10 @@ export async function findSuspectedDuplicates(
        SELECT person, origin FROM down
        WHERE person NOT IN (SELECT person FROM down WHERE origin IN (${inlineIds(origins)}))),
      parts AS (
-       SELECT o.person, ${latestParts}
+       SELECT o.person, ${latestDuplicateParts}
        FROM trait_keys k JOIN others o ON o.origin = k.origin_profile_id
        GROUP BY o.person),
-     keys AS (SELECT person, ${keyOfParts} FROM parts)
+     keys AS (SELECT person, ${duplicateKeyOfParts} FROM parts)
      SELECT coalesce(list(person ORDER BY person), []) AS profiles FROM keys
      WHERE name = ? AND birth_date = ? AND postal_code = ?`,
     [listValue(matching.map((match) => String(match.part))), key.name, key.birthDate, key.postalCode],

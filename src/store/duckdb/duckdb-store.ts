@@ -21,14 +21,7 @@ import type {
   Store,
   WriteBatch,
 } from '../store.ts';
-import {
-  listIdentities,
-  listMerges,
-  listProfileTraits,
-  loadIdentity,
-  summarizeProfile,
-  writeIdentityChanges,
-} from './duckdb-identity.ts';
+import { loadIdentity, writeIdentityChanges } from './duckdb-identity.ts';
 import {
   appendChunks,
   appendNullableVarchar,
@@ -41,10 +34,10 @@ import {
   assignEventProfiles,
   findProfilesByIdentifierPrefix,
   findProfilesByTrait,
-  lastSeenOf,
 } from './duckdb-profiles.ts';
 import { findSuspectedDuplicates, qualityReport } from './duckdb-quality.ts';
 import { createDuckdbImportStore } from './duckdb-imports.ts';
+import { readProfileFacts } from './duckdb-profile-facts.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -85,6 +78,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
   const writer = await instance.connect();
   const reader = await instance.connect();
   const importer = await instance.connect();
+  // Long reads of many profiles' documents, away from the requests on `reader`.
+  const background = await instance.connect();
   await migrate(writer);
 
   let nextSeq = await maxPlusOne(reader, 'SELECT max(seq) FROM events');
@@ -335,13 +330,10 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     },
 
     loadIdentity: (loader) => loadIdentity(reader, loader),
-    listIdentities: (origins) => listIdentities(reader, origins),
-    listProfileTraits: (origins) => listProfileTraits(reader, origins),
-    listMerges: (profileIds) => listMerges(reader, profileIds),
-    summarizeProfile: (origins) => summarizeProfile(reader, origins),
+    readProfileFacts: (groups, options) =>
+      readProfileFacts(options?.background === true ? background : reader, groups),
     findProfilesByIdentifierPrefix: (prefixes) => findProfilesByIdentifierPrefix(reader, prefixes),
     findProfilesByTrait: (filter) => findProfilesByTrait(reader, filter),
-    lastSeenOf: (origins) => lastSeenOf(reader, origins),
     findSuspectedDuplicates: (origins) => findSuspectedDuplicates(reader, origins),
     qualityReport: (options) => qualityReport(reader, options),
     imports: createDuckdbImportStore(importer),
@@ -351,6 +343,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       writer.closeSync();
       reader.closeSync();
       importer.closeSync();
+      background.closeSync();
       instance.closeSync();
     },
   };
