@@ -151,6 +151,8 @@ test('health and the OpenAPI document, generated from the validating schemas', a
   assert.deepEqual(trackBody.required, ['event']);
   const limit = doc.paths['/api/events'].get.parameters.find((p: { name: string }) => p.name === 'limit');
   assert.equal(limit.schema.maximum, 1000);
+  const search = (doc.paths['/api/profiles'].get.parameters as { name: string }[]).map((p) => p.name);
+  assert.deepEqual(search, ['identifier', 'q', 'limit', 'cursor', 'staleDays', 'trait.{name}']);
   const unknown = await cible.app.inject({
     method: 'GET',
     url: '/api/nothing-here',

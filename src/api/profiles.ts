@@ -150,10 +150,22 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
               Type.Integer({ minimum: 0, description: 'nextCursor of the previous page.' }),
             ),
             staleDays: StaleDays,
+            // Listed for the OpenAPI document, which has no parameter names by pattern; the
+            // pattern below is what validates them.
+            'trait.{name}': Type.Optional(
+              Type.String({
+                minLength: 1,
+                maxLength: 200,
+                description:
+                  'Stands for any number of trait.<name>=<value> or trait.<name>.<key>=<value> parameters ' +
+                  '(e.g. trait.city=Paris, trait.address.postal_code=750*): the current value equals it, ' +
+                  'ignoring case, or starts with it when it ends with *.',
+              }),
+            ),
           },
           {
             patternProperties: {
-              '^trait\\.': Type.String({
+              '^trait\\.(?!\\{name\\}$)': Type.String({
                 minLength: 1,
                 maxLength: 200,
                 description: 'trait.<name>[.<key>]=<value>, or <prefix>* for a prefix; ignores case.',
