@@ -145,7 +145,12 @@ async function build(dataDir: string, profiles: number): Promise<StoreMeta> {
     };
     await Promise.all(Array.from({ length: requestsInFlight }, sendPeople));
 
-    const stats = await cible.app.inject({ method: 'GET', url: '/api/stats', headers: admin });
+    // Reads wait for the store to hold what was acknowledged, 10 s at a time.
+    let stats = await cible.app.inject({ method: 'GET', url: '/api/stats', headers: admin });
+    while (stats.statusCode === 503) {
+      log('build: waiting for the store to hold every acknowledged event');
+      stats = await cible.app.inject({ method: 'GET', url: '/api/stats', headers: admin });
+    }
     const counts = stats.json<{ events: number; profiles: number; identifiers: number }>();
     if (counts.profiles !== profiles || counts.events !== 2 * profiles) {
       throw new Error(

@@ -61,11 +61,13 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
   const onError = options.onError ?? (() => undefined);
 
   let clock = 0;
-  /** Profiles whose writes are under way: how many writes each. */
-  const writing = new Map<number, number>();
+  /** Profiles whose writes are under way. */
+  const writing = new Counts();
   /** When writes touching each profile last ended, while some read that began before may still end. */
   const endedAt = new Map<number, number>();
   let readsUnderWay = 0;
+  /** Profiles whose documents are being stored. */
+  const putting = new Counts();
   let lastWriteAt = 0;
 
   /** People to give a document: those changed since, then a pass over every person. */
@@ -91,7 +93,8 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
       const kept = new Map<number, ProfileFacts>();
       for (const [id, profileFacts] of facts) if (usable(id, since)) kept.set(id, profileFacts);
       if (kept.size > 0) {
-        const put = documents.put(kept);
+        putting.add(kept.keys());
+        const put = documents.put(kept).finally(() => putting.remove(kept.keys()));
         if (background) await put;
         else put.catch(onError);
       }
@@ -157,16 +160,16 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
   /** Runs a store write with the documents it touches deleted first and not read meanwhile. */
   async function whileWriting(ids: Set<number>, write: () => Promise<void>): Promise<void> {
     lastWriteAt = Date.now();
-    for (const id of ids) writing.set(id, (writing.get(id) ?? 0) + 1);
+    writing.add(ids);
     try {
-      await documents.remove(ids);
+      // Documents stored or on their way (a put not yet committed is not seen by `has`).
+      const stored = [...ids].filter((id) => putting.has(id) || documents.has(id));
+      if (stored.length > 0) await documents.remove(stored);
       await write();
     } finally {
       const stamp = ++clock;
+      writing.remove(ids);
       for (const id of ids) {
-        const left = (writing.get(id) ?? 1) - 1;
-        if (left === 0) writing.delete(id);
-        else writing.set(id, left);
         if (readsUnderWay > 0) endedAt.set(id, stamp);
         if (changed.size < maxRemembered) changed.add(id);
         else passDone = false;
@@ -265,6 +268,27 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
       for (const resolve of waiting.splice(0)) resolve();
     },
   };
+}
+
+/** How many operations are under way, per profile. */
+class Counts {
+  private readonly counts = new Map<number, number>();
+
+  add(ids: Iterable<number>): void {
+    for (const id of ids) this.counts.set(id, (this.counts.get(id) ?? 0) + 1);
+  }
+
+  remove(ids: Iterable<number>): void {
+    for (const id of ids) {
+      const left = (this.counts.get(id) ?? 1) - 1;
+      if (left === 0) this.counts.delete(id);
+      else this.counts.set(id, left);
+    }
+  }
+
+  has(id: number): boolean {
+    return this.counts.has(id);
+  }
 }
 
 function sameMembers(a: readonly number[], b: readonly number[]): boolean {
