@@ -6,7 +6,13 @@ import type { ProfileFacts } from '../store.ts';
 export const profileDocumentsDirName = 'profile-documents';
 
 /** The shape of the documents; stored documents of another shape are dropped at open. */
-const format = 1;
+const format = 2;
+
+/**
+ * Address space reserved for the map (not memory: pages count only once touched). LMDB otherwise
+ * maps the file again each time it outgrows the map, and every older mapping stays counted.
+ */
+const mapSize = 2 ** 40;
 const formatKey = 'format';
 
 /**
@@ -16,9 +22,15 @@ const formatKey = 'format';
  */
 export async function openLmdbProfileDocuments(path: string): Promise<ProfileDocuments> {
   await mkdir(path, { recursive: true });
-  const root: RootDatabase = open({ path, encoding: 'msgpack' });
+  const root: RootDatabase = open({ path, encoding: 'msgpack', mapSize });
   const meta: Database<number, string> = root.openDB({ name: 'meta', encoding: 'msgpack' });
-  const documents: Database<ProfileFacts, number> = root.openDB({ name: 'documents', encoding: 'msgpack' });
+  // Compressed (LZ4), most documents fit in a page they share with others instead of filling
+  // a page of overflow of their own.
+  const documents: Database<ProfileFacts, number> = root.openDB({
+    name: 'documents',
+    encoding: 'msgpack',
+    compression: true,
+  });
   if (meta.get(formatKey) !== format) {
     await documents.clearAsync();
     await meta.put(formatKey, format);
