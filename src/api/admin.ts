@@ -12,6 +12,7 @@ import type { ProfileReader } from '../profiles/profile-reader.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { EventRow, QuarantineRecord, Source, Store } from '../store/store.ts';
 import { sendError } from './error-handler.ts';
+import { nextCursor } from './pages.ts';
 
 export interface AdminApiOptions {
   readonly store: Store;
@@ -136,10 +137,9 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
         ...(query.cursor === undefined ? {} : { beforeSeq: query.cursor }),
         limit: query.limit,
       });
-      const last = rows.at(-1);
       return {
         events: rows.map(eventOutput),
-        nextCursor: rows.length === query.limit && last !== undefined ? last.seq : null,
+        nextCursor: nextCursor(rows, query.limit, (row) => row.seq),
       };
     },
   );
@@ -208,10 +208,9 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
         ...(cursor === undefined ? {} : { beforeId: cursor }),
         limit,
       });
-      const last = records.at(-1);
       return {
         records: records.map(quarantineOutput),
-        nextCursor: records.length === limit && last !== undefined ? last.id : null,
+        nextCursor: nextCursor(records, limit, (record) => record.id),
       };
     },
   );

@@ -5,6 +5,7 @@ import { CibleError } from '../errors.ts';
 import type { ImportJobs, ImportJobView } from '../imports/import-jobs.ts';
 import { ImportMapping, formatFromName } from '../imports/mapping.ts';
 import { sendError } from './error-handler.ts';
+import { nextCursor } from './pages.ts';
 
 export interface ImportsApiOptions {
   readonly imports: ImportJobs;
@@ -169,10 +170,9 @@ export async function importsApi(fastify: FastifyInstance, options: ImportsApiOp
         ...(cursor === undefined ? {} : { before: cursor }),
         limit,
       });
-      const last = jobs.at(-1);
       return {
         imports: jobs.map(importOutput),
-        nextCursor: jobs.length === limit && last !== undefined ? last.createdAt : null,
+        nextCursor: nextCursor(jobs, limit, (job) => job.createdAt),
       };
     },
   );
@@ -238,10 +238,9 @@ export async function importsApi(fastify: FastifyInstance, options: ImportsApiOp
         limit,
         ...(cursor === undefined ? {} : { afterLine: cursor }),
       });
-      const last = rows.at(-1);
       return {
         rejected: rows.map(({ line, code, reason, field, raw }) => ({ line, code, reason, field, raw })),
-        nextCursor: rows.length === limit && last !== undefined ? last.line : null,
+        nextCursor: nextCursor(rows, limit, (row) => row.line),
       };
     },
   );

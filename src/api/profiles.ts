@@ -22,6 +22,7 @@ import type { SourceRegistry } from '../sources/source-registry.ts';
 import type { DuplicateGroup, Store, TraitRow } from '../store/store.ts';
 import { eventOutput } from './admin.ts';
 import { sendError } from './error-handler.ts';
+import { nextCursor } from './pages.ts';
 
 export interface ProfilesApiOptions {
   readonly store: Store;
@@ -271,10 +272,9 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         }
       }
     }
-    const last = cards.at(-1);
     return {
       profiles: cards.map(({ merged: _merged, ...card }) => card),
-      nextCursor: cards.length === criteria.limit && last !== undefined ? last.id : null,
+      nextCursor: nextCursor(cards, criteria.limit, (card) => card.id),
     };
   }
 
@@ -372,10 +372,9 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         limit: request.query.limit,
         ...(request.query.cursor === undefined ? {} : { beforeSeq: request.query.cursor }),
       });
-      const last = rows.at(-1);
       return {
         events: rows.map(eventOutput),
-        nextCursor: rows.length === request.query.limit && last !== undefined ? last.seq : null,
+        nextCursor: nextCursor(rows, request.query.limit, (row) => row.seq),
       };
     },
   );
