@@ -70,9 +70,14 @@ export interface Stats {
 }
 
 export async function stats(server: BenchServer): Promise<Stats> {
-  const response = await fetch(`${server.url}/api/stats`, {
-    headers: { authorization: `Bearer ${server.token}` },
-  });
+  const get = () =>
+    fetch(`${server.url}/api/stats`, { headers: { authorization: `Bearer ${server.token}` } });
+  let response = await get();
+  // 503: the store has not loaded every acknowledged event within the server's 10 s; it will.
+  while (response.status === 503) {
+    await response.body?.cancel();
+    response = await get();
+  }
   if (response.status !== 200)
     throw new Error(`GET /api/stats answered ${response.status}: ${await response.text()}`);
   const body = (await response.json()) as {

@@ -50,8 +50,8 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   );
   // Profile documents (a cache of each profile's facts) may predate what was just loaded: all go.
   const documents = await openLmdbProfileDocuments(join(config.dataDir, profileDocumentsDirName));
-  if (recovered > 0) await documents.clear();
   if (recovered > 0) {
+    await documents.clear();
     print(
       `Loaded ${recovered} acknowledged batches from the ingest log into the store` +
         ` (${Math.round(performance.now() - recoveryStarted)} ms)`,

@@ -102,6 +102,24 @@ describe('identity graph', () => {
     assert.equal(graph.profileOf(id('email', 'm5@example.com')), undefined);
   });
 
+  test('lineage, origin of an identifier and the people follow merges and unmerges', () => {
+    const graph = createIdentityGraph();
+    const a = graph.resolve([id('anonymousId', 'dev-a')], evidence('l1'))!.profileId;
+    const b = graph.resolve([id('anonymousId', 'dev-b')], evidence('l2'))!.profileId;
+    const c = graph.resolve([id('anonymousId', 'dev-c')], evidence('l3'))!.profileId;
+    graph.resolve([id('anonymousId', 'dev-b'), id('anonymousId', 'dev-c')], evidence('l4'));
+    graph.resolve([id('anonymousId', 'dev-a'), id('anonymousId', 'dev-b')], evidence('l5'));
+    // c was merged into b, then b into a.
+    assert.deepEqual(graph.lineage(c), [c, b, a]);
+    assert.deepEqual([...graph.people()], [a]);
+    assert.equal(graph.originOf(id('anonymousId', 'dev-c')), c);
+    assert.equal(graph.profileOf(id('anonymousId', 'dev-c')), a);
+    graph.unmerge(b);
+    assert.deepEqual(graph.lineage(c), [c, b]);
+    assert.deepEqual([...graph.people()].sort(), [a, b].sort());
+    assert.deepEqual(graph.lineage(999), []);
+  });
+
   test('unmerge restores both profiles, and the split pair is not merged again by the next event', () => {
     const graph = createIdentityGraph();
     const a = graph.resolve([id('email', 'shared@example.com'), id('anonymousId', 'a')], evidence('1'))!;

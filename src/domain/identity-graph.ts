@@ -339,9 +339,10 @@ export function createIdentityGraph(
     originOf: (identifier) => origin.get(identifierKey(identifier)),
     lineage(id) {
       const out: number[] = [];
-      for (let current = nodes.get(id); current !== undefined; current = nodes.get(current.parent ?? NaN)) {
+      let current = nodes.get(id);
+      while (current !== undefined) {
         out.push(current.id);
-        if (current.parent === undefined) break;
+        current = current.parent === undefined ? undefined : node(current.parent);
       }
       return out;
     },

@@ -135,6 +135,7 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
 
   /** Origin profiles a batch changes the documents of. */
   function touchedBy(events: readonly { profileId: number | null }[], identity: IdentityChanges | undefined) {
+    const current = graph();
     const origins = new Set<number>();
     for (const event of events) if (event.profileId !== null) origins.add(event.profileId);
     if (identity !== undefined) {
@@ -147,13 +148,13 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
       }
       for (const sighting of identity.sightings ?? []) {
         for (const identifier of sighting.identifiers) {
-          const origin = graph().originOf(identifier);
+          const origin = current.originOf(identifier);
           if (origin !== undefined) origins.add(origin);
         }
       }
     }
     const ids = new Set<number>();
-    for (const origin of origins) for (const id of graph().lineage(origin)) ids.add(id);
+    for (const origin of origins) for (const id of current.lineage(origin)) ids.add(id);
     return ids;
   }
 
