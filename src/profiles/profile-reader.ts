@@ -1,6 +1,6 @@
 import type { IdentityGraph } from '../domain/identity-graph.ts';
 import type { ProfileDocuments } from '../store/profile-documents.ts';
-import type { IdentityChanges, ProfileFacts, Store } from '../store/store.ts';
+import { typesSeenInEvents, type IdentityChanges, type ProfileFacts, type Store } from '../store/store.ts';
 
 export interface ProfileReaderOptions {
   readonly store: Store;
@@ -68,6 +68,8 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
   let readsUnderWay = 0;
   /** Profiles whose documents are being stored. */
   const putting = new Counts();
+  /** Store writes under way, and when the last one ended: the builder waits for a quiet spell. */
+  let writesUnderWay = 0;
   let lastWriteAt = 0;
 
   /** People to give a document: those changed since, then a pass over every person. */
@@ -146,8 +148,10 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
         if (undone.survivor !== undefined) origins.add(undone.survivor);
         if (undone.absorbed !== undefined) origins.add(undone.absorbed);
       }
+      // Sightings of the types seen in events are covered by the events' profiles above.
       for (const sighting of identity.sightings ?? []) {
         for (const identifier of sighting.identifiers) {
+          if (typesSeenInEvents.has(identifier.type)) continue;
           const origin = current.originOf(identifier);
           if (origin !== undefined) origins.add(origin);
         }
@@ -160,7 +164,7 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
 
   /** Runs a store write with the documents it touches deleted first and not read meanwhile. */
   async function whileWriting(ids: Set<number>, write: () => Promise<void>): Promise<void> {
-    lastWriteAt = Date.now();
+    writesUnderWay++;
     writing.add(ids);
     try {
       // Documents stored or on their way (a put not yet committed is not seen by `has`).
@@ -168,6 +172,8 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
       if (stored.length > 0) await documents.remove(stored);
       await write();
     } finally {
+      writesUnderWay--;
+      lastWriteAt = Date.now();
       const stamp = ++clock;
       writing.remove(ids);
       for (const id of ids) {
@@ -222,7 +228,7 @@ export function createProfileReader(options: ProfileReaderOptions): ProfileReade
     timer = setTimeout(() => {
       timer = undefined;
       if (running !== undefined) return; // it schedules the next round when it ends
-      const quiet = Date.now() - lastWriteAt;
+      const quiet = writesUnderWay > 0 ? 0 : Date.now() - lastWriteAt;
       if (quiet < idleMs) return schedule(idleMs - quiet);
       running = build().then(() => {
         running = undefined;

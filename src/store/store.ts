@@ -113,6 +113,12 @@ export interface UndoneMerge {
   readonly absorbed?: number;
 }
 
+/**
+ * Identifier types whose last sighting is read from the events themselves (their userId and
+ * anonymousId), so that events carrying only these, most of them, need no sighting of their own.
+ */
+export const typesSeenInEvents: ReadonlySet<string> = new Set(['userId', 'anonymousId']);
+
 export interface IdentifierSighting {
   readonly identifiers: readonly Identifier[];
   /** Event time, ms. */

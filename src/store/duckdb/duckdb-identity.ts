@@ -14,7 +14,13 @@ import {
   type ChunkColumn,
 } from './append-rows.ts';
 import { writeTraitKeys } from './duckdb-trait-keys.ts';
-import type { IdentityChanges, IdentityLoader, IdentityRow, TraitRow } from '../store.ts';
+import {
+  typesSeenInEvents,
+  type IdentityChanges,
+  type IdentityLoader,
+  type IdentityRow,
+  type TraitRow,
+} from '../store.ts';
 
 /** Writes the identity changes of a batch, inside the batch's transaction (the caller's). */
 export async function writeIdentityChanges(
@@ -95,19 +101,13 @@ export async function writeIdentityChanges(
   }
 }
 
-/**
- * Identifier types whose last sighting is read from the events' own columns (`user_id`,
- * `anonymous_id`), so that the events carrying only these, most of them, add no sighting row.
- */
-const typesSeenInEventColumns = new Set(['userId', 'anonymousId']);
-
 /** One row per identifier of the batch, with the latest event time it was seen at. */
 async function writeSightings(connection: DuckDBConnection, changes: IdentityChanges): Promise<void> {
   if (changes.sightings === undefined || changes.sightings.length === 0) return;
   const latest = new Map<string, { type: string; value: string; at: number }>();
   for (const sighting of changes.sightings) {
     for (const identifier of sighting.identifiers) {
-      if (typesSeenInEventColumns.has(identifier.type)) continue;
+      if (typesSeenInEvents.has(identifier.type)) continue;
       const key = `${identifier.type}\u0000${identifier.value}`;
       const seen = latest.get(key);
       if (seen === undefined) latest.set(key, { ...identifier, at: sighting.at });
