@@ -349,7 +349,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
   };
 }
 
-async function migrate(connection: DuckDBConnection): Promise<void> {
+/** Applies the migrations this database lacks, in order. */
+export async function migrate(connection: DuckDBConnection): Promise<void> {
   await connection.run(`CREATE TABLE IF NOT EXISTS cible_migrations (
     version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)`);
   const applied = new Set(

@@ -1,0 +1,225 @@
+import {
+  durationMs,
+  parseIsoDate,
+  resolveDate,
+  type DateTest,
+  type EventCondition,
+  type NumberOp,
+  type OccurrenceCondition,
+  type PropertyFilter,
+  type Rule,
+  type ValueTest,
+  type Window,
+} from './rule.ts';
+
+/**
+ * The in-memory evaluator of the segment language: whether one profile meets a rule, from what
+ * the profile is made of. It follows the semantics written in rule.ts, as the SQL compilers do;
+ * the tests run both on the same generated data.
+ */
+
+/** What a rule can look at in one profile. */
+export interface ProfileView {
+  /** The value each trait shows (after merging), null or absent when it has none. */
+  readonly traits: ReadonlyMap<string, unknown>;
+  /** The types of the identifiers the profile holds (email, phone, userId...). */
+  readonly identifierTypes: ReadonlySet<string>;
+  /** The profile's events; only `track` events take part in event conditions. */
+  readonly events: readonly ViewEvent[];
+}
+
+export interface ViewEvent {
+  readonly type: string;
+  readonly event: string | null;
+  /** Event time, ms. */
+  readonly timestamp: number;
+  readonly properties: Readonly<Record<string, unknown>> | null;
+}
+
+export interface EvaluateOptions {
+  /** The time the rule is judged at, ms. */
+  readonly now: number;
+  /** The rule of a segment named by `in segment`; undefined when there is no such segment. */
+  readonly segmentRule: (name: string) => Rule | undefined;
+}
+
+/** Whether the profile meets the rule. */
+export function evaluateRule(rule: Rule, view: ProfileView, options: EvaluateOptions): boolean {
+  return judge(rule, view, options, []);
+}
+
+function judge(rule: Rule, view: ProfileView, options: EvaluateOptions, within: readonly string[]): boolean {
+  switch (rule.kind) {
+    case 'and':
+      return rule.rules.every((child) => judge(child, view, options, within));
+    case 'or':
+      return rule.rules.some((child) => judge(child, view, options, within));
+    case 'not':
+      return !judge(rule.rule, view, options, within);
+    case 'trait':
+      return testValue(view.traits.get(rule.name), rule.test, options.now);
+    case 'identifier':
+      return view.identifierTypes.has(rule.type);
+    case 'event':
+      return compareNumber(aggregate(rule, view.events, options.now), rule.op, rule.value);
+    case 'occurrence':
+      return occurrence(rule, view.events, options.now);
+    case 'segment': {
+      if (within.includes(rule.segment)) {
+        throw new Error(`segment "${rule.segment}" refers to itself through ${within.join(' → ')}`);
+      }
+      const segmentRule = options.segmentRule(rule.segment);
+      if (segmentRule === undefined) throw new Error(`no segment named "${rule.segment}"`);
+      return judge(segmentRule, view, options, [...within, rule.segment]);
+    }
+  }
+}
+
+/** Whether a trait or property value passes a test; a missing or null value passes none. */
+export function testValue(value: unknown, test: ValueTest, now: number): boolean {
+  if (value === undefined || value === null) return false;
+  switch (test.op) {
+    case 'exists':
+      return true;
+    case '=':
+      return value === test.value;
+    case '!=':
+      return value !== test.value;
+    case 'in':
+      return test.values.some((candidate) => candidate === value);
+    case 'contains':
+      if (typeof value === 'string') return value.includes(test.value);
+      return Array.isArray(value) && value.some((element) => element === test.value);
+    case '<':
+    case '<=':
+    case '>':
+    case '>=':
+      if (typeof value !== typeof test.value || (typeof value !== 'number' && typeof value !== 'string')) {
+        return false;
+      }
+      return compareOrdered(value, test.op, test.value);
+    case 'before':
+    case 'after':
+    case 'within': {
+      if (typeof value !== 'string') return false;
+      const at = parseIsoDate(value);
+      return at !== undefined && testDate(at, test, now);
+    }
+  }
+}
+
+function compareOrdered(
+  value: number | string,
+  op: '<' | '<=' | '>' | '>=',
+  bound: number | string,
+): boolean {
+  switch (op) {
+    case '<':
+      return value < bound;
+    case '<=':
+      return value <= bound;
+    case '>':
+      return value > bound;
+    case '>=':
+      return value >= bound;
+  }
+}
+
+function compareNumber(value: number | undefined, op: NumberOp, bound: number): boolean {
+  if (value === undefined) return false;
+  if (op === '=') return value === bound;
+  if (op === '!=') return value !== bound;
+  return compareOrdered(value, op, bound);
+}
+
+/** Whether a time (ms) passes a date test. */
+export function testDate(at: number, test: DateTest, now: number): boolean {
+  if (test.op === 'within') return at >= now - durationMs(test.last);
+  const date = resolveDate(test.date, now);
+  return test.op === 'before' ? at < date : at > date;
+}
+
+/** The time span [from, to) a window holds, ms. */
+export function windowBounds(window: Window, now: number): { from: number; to: number } {
+  switch (window.kind) {
+    case 'ever':
+      return { from: -Infinity, to: Infinity };
+    case 'last':
+      return { from: now - durationMs(window.duration), to: Infinity };
+    case 'between':
+      return { from: resolveDate({ at: window.from }, now), to: resolveDate({ at: window.to }, now) };
+  }
+}
+
+function matches(
+  candidate: ViewEvent,
+  event: string,
+  where: readonly PropertyFilter[],
+  now: number,
+): boolean {
+  if (candidate.type !== 'track' || candidate.event !== event) return false;
+  return where.every((filter) =>
+    testValue(propertyAt(candidate.properties, filter.property), filter.test, now),
+  );
+}
+
+/** The value at a path in an event's properties, undefined when the path leads nowhere. */
+export function propertyAt(
+  properties: Readonly<Record<string, unknown>> | null,
+  path: readonly string[],
+): unknown {
+  let value: unknown = properties;
+  for (const key of path) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+function aggregate(condition: EventCondition, events: readonly ViewEvent[], now: number): number | undefined {
+  const { from, to } = windowBounds(condition.window, now);
+  let count = 0;
+  let sum = 0;
+  let min = Infinity;
+  let max = -Infinity;
+  for (const candidate of events) {
+    if (candidate.timestamp < from || candidate.timestamp >= to) continue;
+    if (!matches(candidate, condition.event, condition.where, now)) continue;
+    if (condition.aggregate === 'count') {
+      count += 1;
+      continue;
+    }
+    const value = propertyAt(candidate.properties, condition.property ?? []);
+    if (typeof value !== 'number') continue;
+    count += 1;
+    sum += value;
+    min = Math.min(min, value);
+    max = Math.max(max, value);
+  }
+  switch (condition.aggregate) {
+    case 'count':
+      return count;
+    case 'sum':
+      return sum;
+    case 'min':
+      return count === 0 ? undefined : min;
+    case 'max':
+      return count === 0 ? undefined : max;
+    case 'avg':
+      return count === 0 ? undefined : sum / count;
+  }
+}
+
+function occurrence(condition: OccurrenceCondition, events: readonly ViewEvent[], now: number): boolean {
+  let at: number | undefined;
+  for (const candidate of events) {
+    if (!matches(candidate, condition.event, condition.where, now)) continue;
+    if (
+      at === undefined ||
+      (condition.which === 'first' ? candidate.timestamp < at : candidate.timestamp > at)
+    ) {
+      at = candidate.timestamp;
+    }
+  }
+  return at !== undefined && testDate(at, condition.test, now);
+}

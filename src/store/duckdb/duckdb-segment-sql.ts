@@ -1,0 +1,290 @@
+import type { DuckDBValue } from '@duckdb/node-api';
+import type { TraitRules } from '../../domain/traits.ts';
+import {
+  durationMs,
+  isoDatePattern,
+  resolveDate,
+  type DateTest,
+  type EventCondition,
+  type NumberOp,
+  type OccurrenceCondition,
+  type PropertyFilter,
+  type Rule,
+  type Scalar,
+  type TraitCondition,
+  type ValueTest,
+} from '../../segments/rule.ts';
+import { idList } from './append-rows.ts';
+
+/**
+ * The segment language compiled to one DuckDB query over the whole store: the profiles that meet
+ * a rule. Each condition that needs data becomes one aggregate per profile (a CTE over events,
+ * traits or identifiers, grouped by profile); the rule becomes the WHERE clause over every profile.
+ * It follows the semantics written in src/segments/rule.ts, as the in-memory evaluator does; the
+ * tests run both on the same generated data.
+ *
+ * Events and traits belong to origin profiles (decision 5); `merged` maps the origins that are
+ * part of another profile to that profile, and every other origin is its own profile.
+ */
+export interface SegmentQueryOptions {
+  /** The time the rule is judged at, ms. */
+  readonly now: number;
+  readonly traitRules: TraitRules;
+  readonly segmentRule: (name: string) => Rule | undefined;
+  /** Origin profiles merged into another profile, and that profile. */
+  readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
+}
+
+export interface SegmentQuery {
+  /** Selects `profile` (BIGINT), one row per member, in no particular order. */
+  readonly sql: string;
+  readonly params: DuckDBValue[];
+}
+
+/** The query selecting the members of a rule. */
+export function compileSegmentQuery(rule: Rule, options: SegmentQueryOptions): SegmentQuery {
+  const compiler = createCompiler(options);
+  const predicate = compiler.predicate(rule, []);
+  const ctes = [
+    `merged AS (SELECT unnest(${compiler.param(idList(options.merged.origins))}::BIGINT[]) AS origin,
+                       unnest(${compiler.param(idList(options.merged.profiles))}::BIGINT[]) AS profile)`,
+    `people AS (SELECT DISTINCT coalesce(merged.profile, p.id) AS profile FROM profiles p LEFT JOIN merged ON merged.origin = p.id)`,
+    ...compiler.ctes,
+  ];
+  const joins = compiler.joins
+    .map((name) => `LEFT JOIN ${name} ON ${name}.profile = people.profile`)
+    .join('\n');
+  return {
+    sql: `WITH ${ctes.join(',\n')}\nSELECT people.profile FROM people\n${joins}\nWHERE ${predicate}`,
+    params: compiler.params,
+  };
+}
+
+interface Compiler {
+  readonly ctes: string[];
+  readonly joins: string[];
+  readonly params: DuckDBValue[];
+  param(value: DuckDBValue): string;
+  predicate(rule: Rule, within: readonly string[]): string;
+}
+
+const numericJson = `('BIGINT', 'UBIGINT', 'DOUBLE')`;
+
+function createCompiler(options: SegmentQueryOptions): Compiler {
+  const ctes: string[] = [];
+  const joins: string[] = [];
+  const params: DuckDBValue[] = [];
+  const traitTables = new Map<string, string>();
+  const identifierTables = new Map<string, string>();
+
+  function param(value: DuckDBValue): string {
+    params.push(value);
+    return `$${params.length}`;
+  }
+
+  function table(prefix: string, sql: string): string {
+    const name = `${prefix}${ctes.length}`;
+    ctes.push(`${name} AS (${sql})`);
+    joins.push(name);
+    return name;
+  }
+
+  /** Events (or traits, identities) of origin profiles, with the profile they belong to now. */
+  const profileOf = (column: string): string => `coalesce(merged.profile, ${column})`;
+
+  function traitTable(name: string): string {
+    const known = traitTables.get(name);
+    if (known !== undefined) return known;
+    const order = traitOrder(name, options.traitRules, param);
+    const created = table(
+      't',
+      `SELECT ${profileOf('o.origin_profile_id')} AS profile, first(o.value ORDER BY ${order}) AS v
+       FROM trait_observations o LEFT JOIN merged ON merged.origin = o.origin_profile_id
+       WHERE o.name = ${param(name)} GROUP BY ALL`,
+    );
+    traitTables.set(name, created);
+    return created;
+  }
+
+  function identifierTable(type: string): string {
+    const known = identifierTables.get(type);
+    if (known !== undefined) return known;
+    const created = table(
+      'i',
+      `SELECT DISTINCT ${profileOf('i.origin_profile_id')} AS profile, true AS v
+       FROM identities i LEFT JOIN merged ON merged.origin = i.origin_profile_id
+       WHERE i.type = ${param(type)}`,
+    );
+    identifierTables.set(type, created);
+    return created;
+  }
+
+  /** A point in time as a TIMESTAMPTZ literal, exact to the millisecond. */
+  function instant(ms: number): string {
+    return `${param(new Date(ms).toISOString())}::TIMESTAMPTZ`;
+  }
+
+  function eventFilter(event: string, where: readonly PropertyFilter[]): string {
+    const filters = where.map((filter) =>
+      valueTest(`json_extract(e.properties, ${param(jsonPath(filter.property))})`, filter.test),
+    );
+    return [`e.type = 'track'`, `e.event = ${param(event)}`, ...filters].join(' AND ');
+  }
+
+  function eventTable(condition: EventCondition): string {
+    const bounds: string[] = [];
+    const window = condition.window;
+    if (window.kind === 'last') {
+      bounds.push(`e.timestamp >= ${instant(options.now - durationMs(window.duration))}`);
+    } else if (window.kind === 'between') {
+      bounds.push(`e.timestamp >= ${instant(resolveDate({ at: window.from }, options.now))}`);
+      bounds.push(`e.timestamp < ${instant(resolveDate({ at: window.to }, options.now))}`);
+    }
+    let value = 'count(*)';
+    if (condition.aggregate !== 'count') {
+      const property = `json_extract(e.properties, ${param(jsonPath(condition.property ?? []))})`;
+      const number = `CASE WHEN json_type(${property}) IN ${numericJson} THEN try_cast(${property} AS DOUBLE) END`;
+      value = `${condition.aggregate}(${number})`;
+    }
+    return table(
+      'e',
+      `SELECT ${profileOf('e.profile_id')} AS profile, ${value}::DOUBLE AS v
+       FROM events e LEFT JOIN merged ON merged.origin = e.profile_id
+       WHERE ${[eventFilter(condition.event, condition.where), ...bounds].join(' AND ')}
+       GROUP BY ALL`,
+    );
+  }
+
+  function occurrenceTable(condition: OccurrenceCondition): string {
+    return table(
+      'o',
+      `SELECT ${profileOf('e.profile_id')} AS profile,
+              epoch_ms(${condition.which === 'first' ? 'min' : 'max'}(e.timestamp))::DOUBLE AS v
+       FROM events e LEFT JOIN merged ON merged.origin = e.profile_id
+       WHERE ${eventFilter(condition.event, condition.where)}
+       GROUP BY ALL`,
+    );
+  }
+
+  /** A test on a JSON value (SQL NULL when absent), never NULL itself. */
+  function valueTest(value: string, test: ValueTest): string {
+    const present = `(${value} IS NOT NULL AND json_type(${value}) <> 'NULL')`;
+    switch (test.op) {
+      case 'exists':
+        return present;
+      case '=':
+        return `coalesce(${equals(value, test.value)}, false)`;
+      case '!=':
+        return `coalesce(${present} AND NOT ${equals(value, test.value)}, false)`;
+      case 'in':
+        if (test.values.length === 0) return 'false';
+        return `coalesce(${test.values.map((candidate) => equals(value, candidate)).join(' OR ')}, false)`;
+      case 'contains': {
+        const text = param(test.value);
+        return `coalesce(CASE json_type(${value})
+          WHEN 'VARCHAR' THEN contains(${value} ->> '$', ${text})
+          WHEN 'ARRAY' THEN list_contains(json_extract(${value}, '$[*]')::VARCHAR[], to_json(${text}::VARCHAR)::VARCHAR)
+          ELSE false END, false)`;
+      }
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return typeof test.value === 'number'
+          ? `coalesce(json_type(${value}) IN ${numericJson} AND try_cast(${value} AS DOUBLE) ${test.op} ${param(test.value)}::DOUBLE, false)`
+          : `coalesce(json_type(${value}) = 'VARCHAR' AND (${value} ->> '$') ${test.op} ${param(test.value)}, false)`;
+      case 'before':
+      case 'after':
+      case 'within':
+        return `coalesce(json_type(${value}) = 'VARCHAR' AND ${dateTest(isoMs(`(${value} ->> '$')`), test)}, false)`;
+    }
+  }
+
+  function equals(value: string, literal: Scalar): string {
+    if (typeof literal === 'string')
+      return `(json_type(${value}) = 'VARCHAR' AND (${value} ->> '$') = ${param(literal)})`;
+    if (typeof literal === 'number') {
+      return `(json_type(${value}) IN ${numericJson} AND try_cast(${value} AS DOUBLE) = ${param(literal)}::DOUBLE)`;
+    }
+    return `(json_type(${value}) = 'BOOLEAN' AND try_cast(${value} AS BOOLEAN) = ${literal ? 'true' : 'false'})`;
+  }
+
+  /** A test on a time in ms (a DOUBLE expression, NULL when absent). */
+  function dateTest(ms: string, test: DateTest): string {
+    if (test.op === 'within') return `${ms} >= ${param(options.now - durationMs(test.last))}::DOUBLE`;
+    const date = param(resolveDate(test.date, options.now));
+    return `${ms} ${test.op === 'before' ? '<' : '>'} ${date}::DOUBLE`;
+  }
+
+  function traitPredicate(condition: TraitCondition): string {
+    return valueTest(`${traitTable(condition.name)}.v`, condition.test);
+  }
+
+  function predicate(rule: Rule, within: readonly string[]): string {
+    switch (rule.kind) {
+      case 'and':
+        return `(${rule.rules.map((child) => predicate(child, within)).join(' AND ')})`;
+      case 'or':
+        return `(${rule.rules.map((child) => predicate(child, within)).join(' OR ')})`;
+      case 'not':
+        return `(NOT ${predicate(rule.rule, within)})`;
+      case 'trait':
+        return traitPredicate(rule);
+      case 'identifier':
+        return `coalesce(${identifierTable(rule.type)}.v, false)`;
+      case 'event': {
+        const name = eventTable(rule);
+        const value =
+          rule.aggregate === 'count' || rule.aggregate === 'sum' ? `coalesce(${name}.v, 0)` : `${name}.v`;
+        return `coalesce(${compareNumber(value, rule.op, rule.value)}, false)`;
+      }
+      case 'occurrence': {
+        const name = occurrenceTable(rule);
+        return `coalesce(${dateTest(`${name}.v`, rule.test)}, false)`;
+      }
+      case 'segment': {
+        if (within.includes(rule.segment)) {
+          throw new Error(`segment "${rule.segment}" refers to itself through ${within.join(' → ')}`);
+        }
+        const segmentRule = options.segmentRule(rule.segment);
+        if (segmentRule === undefined) throw new Error(`no segment named "${rule.segment}"`);
+        return predicate(segmentRule, [...within, rule.segment]);
+      }
+    }
+  }
+
+  function compareNumber(value: string, op: NumberOp, bound: number): string {
+    return `${value} ${op === '!=' ? '<>' : op} ${param(bound)}::DOUBLE`;
+  }
+
+  return { ctes, joins, params, param, predicate };
+}
+
+/** A JSON path reaching into nested objects, each key quoted. */
+function jsonPath(path: readonly string[]): string {
+  return `$${path.map((key) => `.${JSON.stringify(key)}`).join('')}`;
+}
+
+/**
+ * Milliseconds of an ISO 8601 text (a VARCHAR expression), NULL when it is not one: the forms
+ * parseIsoDate accepts, UTC when there is no offset.
+ */
+export function isoMs(text: string): string {
+  return `CASE WHEN NOT regexp_full_match(${text}, '${isoDatePattern}') THEN NULL
+    WHEN regexp_matches(${text}, '(Z|[+-]\\d{2}:?\\d{2})$') THEN epoch_ms(try_cast(${text} AS TIMESTAMPTZ))::DOUBLE
+    ELSE epoch_ms(try_cast(${text} AS TIMESTAMP))::DOUBLE END`;
+}
+
+/**
+ * The order in which a trait's observations are preferred, best first, as in mergeTraits:
+ * first-touch traits keep the earliest; traits with a source order prefer the best-ranked source,
+ * then the latest; the others the latest. Ties go to the observation recorded last.
+ */
+function traitOrder(name: string, rules: TraitRules, param: (value: DuckDBValue) => string): string {
+  if (rules.firstTouch.includes(name)) return 'o.observed_at ASC, o.rowid ASC';
+  const sources = rules.sourcePriority[name];
+  if (sources === undefined || sources.length === 0) return 'o.observed_at DESC, o.rowid DESC';
+  const order = `from_json(${param(JSON.stringify(sources))}, '["VARCHAR"]')`;
+  const rank = `coalesce(list_position(${order}, o.source_id), ${sources.length + 1})`;
+  return `${rank} ASC, o.observed_at DESC, o.rowid DESC`;
+}
