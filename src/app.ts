@@ -4,6 +4,8 @@ import type { Config } from './config/config.ts';
 import { adminApi, adminAuth } from './api/admin.ts';
 import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
+import { segmentsApi } from './api/segments.ts';
+import type { SegmentService } from './segments/segment-service.ts';
 import { qualityApi } from './api/quality.ts';
 import type { IdentifierRules } from './domain/identifiers.ts';
 import type { IdentityRules } from './domain/identity-graph.ts';
@@ -34,6 +36,8 @@ export interface AppDeps {
   readonly identityRules: IdentityRules;
   /** CRM and till file imports; without them the /api/imports routes are absent. */
   readonly imports?: ImportJobs;
+  /** Saved segments; without them the /api/segments routes are absent. */
+  readonly segments?: SegmentService;
   readonly logger?: FastifyServerOptions['logger'];
 }
 
@@ -73,9 +77,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // What was acknowledged can be read back: admin requests wait until the store holds it
-  // (usually already so; during a store pause, up to a second).
+  // (usually already so; during a store pause, up to a second), and the segments it changed.
   app.addHook('preHandler', async (request) => {
-    if (request.url.startsWith('/api/')) await deps.writer.caughtUp();
+    if (request.url.startsWith('/api/')) {
+      await deps.writer.caughtUp();
+      await deps.segments?.settled();
+    }
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
@@ -109,7 +116,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       identityRules: deps.identityRules,
       sources: deps.sources,
       reader: deps.reader,
+      segments: deps.segments,
     });
+    if (deps.segments !== undefined) {
+      await scope.register(segmentsApi, {
+        segments: deps.segments,
+        reader: deps.reader,
+        identity: deps.identity,
+        traitRules: deps.traitRules,
+        identityRules: deps.identityRules,
+        sources: deps.sources,
+      });
+    }
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
     if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });
   });

@@ -155,6 +155,34 @@ export const errorCatalogue = {
     status: 503,
     hint: 'Start Cible with `npm start` (or `cible serve`), or pass --url to reach another instance.',
   },
+  CIBLE_ERR_SEGMENT_SYNTAX: {
+    status: 400,
+    hint: 'Fix the rule at the line and column given; the message says what was expected there (docs/segments.md has the grammar).',
+  },
+  CIBLE_ERR_SEGMENT_INVALID_RULE: {
+    status: 400,
+    hint: 'Fix the rule tree at the path given (docs/segments.md describes every node), or send the rule as text.',
+  },
+  CIBLE_ERR_SEGMENT_UNKNOWN_REFERENCE: {
+    status: 400,
+    hint: 'Create the segment the rule names with `in segment` first, or fix the name (GET /api/segments lists them).',
+  },
+  CIBLE_ERR_SEGMENT_CYCLE: {
+    status: 400,
+    hint: 'A segment cannot contain itself, directly or through others: remove one of the `in segment` conditions named.',
+  },
+  CIBLE_ERR_SEGMENT_NAME_TAKEN: {
+    status: 409,
+    hint: 'Choose another name, or change the existing segment with PUT /api/segments/{id}.',
+  },
+  CIBLE_ERR_SEGMENT_NOT_FOUND: {
+    status: 404,
+    hint: 'Use the id of an existing segment (GET /api/segments lists them).',
+  },
+  CIBLE_ERR_SEGMENT_IN_USE: {
+    status: 409,
+    hint: 'Remove the `in segment` conditions that name it from the segments listed, then delete it.',
+  },
   CIBLE_ERR_INTERNAL: {
     status: 500,
     hint: 'This is a bug in Cible: the server log has the details.',

@@ -7,6 +7,7 @@ import type { Config } from './config/config.ts';
 import { createIdentityGraph, type IdentityGraph } from './domain/identity-graph.ts';
 import { backfillProfiles } from './ingestion/backfill-profiles.ts';
 import { createImportJobs } from './imports/import-jobs.ts';
+import { createSegmentService } from './segments/segment-service.ts';
 import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
@@ -27,6 +28,8 @@ export interface RunningCible {
 export interface StartOptions {
   /** Where to say what happens (the listening line, the generated token). */
   readonly print?: (line: string) => void;
+  /** The time segments are judged at, ms (tests move it forward to see time-based exits). */
+  readonly segmentClock?: () => number;
 }
 
 /** The composition root: config → store → pipeline → app → listen. */
@@ -120,7 +123,18 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     graph: () => identity.graph,
     onError: (error) => app.log.error({ err: error }, 'building profile documents failed'),
   });
-  const store = reader.store;
+  // Segments are evaluated again, in memory, for the profiles each write touches.
+  const segments = createSegmentService({
+    store: reader.store.segments,
+    graph: () => identity.graph,
+    traitRules: config.rules.traits,
+    sources,
+    refreshIntervalMs: config.segments.refreshIntervalMs,
+    clock: options.segmentClock,
+    onError: (error) => app.log.error({ err: error }, 'evaluating segments failed'),
+  });
+  await segments.start();
+  const store = segments.watch(reader.store);
   const writer = createGroupCommitWriter({
     store,
     log,
@@ -184,6 +198,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     traitRules: config.rules.traits,
     identityRules: config.rules.identity,
     imports,
+    segments,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
 
@@ -201,6 +216,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
         clearInterval(expiry);
         await app.close();
         await imports.close();
+        await segments.close();
         await writer.drain();
         await log.close();
         await reader.close();

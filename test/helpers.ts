@@ -33,13 +33,17 @@ export interface TestCible extends RunningCible {
 }
 
 /** Cible in this process, on a free port and a temp data dir, with a known admin token. */
-export async function startTestCible(env: Record<string, string> = {}, dataDir?: string): Promise<TestCible> {
+export async function startTestCible(
+  env: Record<string, string> = {},
+  dataDir?: string,
+  options: { segmentClock?: () => number } = {},
+): Promise<TestCible> {
   const dir = dataDir ?? (await testDataDir());
   const config = loadConfig({
     argv: ['--port', '0', '--data-dir', dir, '--log-level', 'silent'],
     env: { CIBLE_ADMIN_TOKEN: adminToken, ...env },
   });
-  const cible = await startCible(config, { print: () => undefined });
+  const cible = await startCible(config, { print: () => undefined, ...options });
   return {
     ...cible,
     dataDir: dir,

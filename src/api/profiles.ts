@@ -13,16 +13,18 @@ import {
   traitMatches,
   type TraitFilter,
 } from '../domain/profile-search.ts';
-import { mergeTraits, withSourceIds, type TraitRules, type TraitValue } from '../domain/traits.ts';
+import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
 import type { ProfileReader } from '../profiles/profile-reader.ts';
 import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
+import type { SegmentService } from '../segments/segment-service.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
-import type { DuplicateGroup, Store, TraitRow } from '../store/store.ts';
+import { parsedTrait, type DuplicateGroup, type Store } from '../store/store.ts';
 import { eventOutput } from './admin.ts';
 import { sendError } from './error-handler.ts';
 import { nextCursor } from './pages.ts';
+import { createProfileCards, type ProfileCard } from './profile-cards.ts';
 
 export interface ProfilesApiOptions {
   readonly store: Store;
@@ -33,14 +35,12 @@ export interface ProfilesApiOptions {
   readonly identityRules: IdentityRules;
   readonly sources: SourceRegistry;
   readonly reader: ProfileReader;
+  /** Saved segments, to show the ones a profile is in. */
+  readonly segments?: SegmentService | undefined;
 }
 
 /** Days without an event after which a profile is stale, unless the request says otherwise. */
 export const defaultStaleDays = 180;
-
-/** Traits a search result shows, when the profile has them (and the traits searched on). */
-const cardTraits = ['name', 'firstName', 'lastName', 'email', 'phone', 'city', 'postalCode', 'address'];
-const cardIdentifiers = 5;
 
 /** The 360° profile: identifiers, traits with their origin, summary, merge history, timeline. */
 export async function profilesApi(fastify: FastifyInstance, options: ProfilesApiOptions): Promise<void> {
@@ -48,6 +48,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
   const security = [{ bearerAuth: [] }];
   const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
   const graph = () => options.identity.graph;
+  const profileCards = createProfileCards(options);
 
   async function profile(id: number, staleDays = defaultStaleDays) {
     const found = await options.reader.facts(id);
@@ -97,6 +98,10 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         staleDays,
         suspectedDuplicates: duplicates === undefined ? null : duplicateOutput(duplicates, canonical),
       },
+      segments: (options.segments?.segmentsOf(canonical) ?? []).map((segment) => ({
+        id: segment.id,
+        name: segment.name,
+      })),
       merges: merges.map((merge) => ({
         id: merge.id,
         at: iso(merge.at),
@@ -266,7 +271,10 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
     for (let index = 0; index < ordered.length && cards.length < criteria.limit;) {
       const next = ordered.slice(index, index + criteria.limit - cards.length);
       index += next.length;
-      for (const card of await profileCards(next, criteria.filters)) {
+      for (const card of await profileCards(
+        next,
+        criteria.filters.map((filter) => filter.name),
+      )) {
         if (criteria.filters.every((filter) => traitMatches(card.merged.get(filter.name)?.value, filter))) {
           cards.push(card);
         }
@@ -276,46 +284,6 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
       profiles: cards.map(({ merged: _merged, ...card }) => card),
       nextCursor: nextCursor(cards, criteria.limit, (card) => card.id),
     };
-  }
-
-  interface ProfileCard {
-    id: number;
-    identifiers: { type: string; value: string }[];
-    traits: Record<string, unknown>;
-    lastSeen: string | null;
-    merged: Map<string, TraitValue>;
-  }
-
-  /** Compact profiles: main identifiers (by identity priority), a few traits, the latest event. */
-  async function profileCards(
-    ids: readonly number[],
-    filters: readonly TraitFilter[],
-  ): Promise<ProfileCard[]> {
-    const facts = await options.reader.factsOfMany(ids);
-    const traitRules = withSourceIds(options.traitRules, options.sources.list());
-    const shown = new Set([...cardTraits, ...filters.map((filter) => filter.name)]);
-    const rank = new Map(options.identityRules.priority.map((type, index) => [type, index]));
-    return ids.flatMap((id) => {
-      const profile = facts.get(id);
-      if (profile === undefined) return [];
-      const merged = mergeTraits(profile.traits.map(parsedTrait), traitRules);
-      const identifiers = graph()
-        .identifiersOf(id)
-        .map(({ identifier }) => identifier)
-        .sort((a, b) => (rank.get(a.type) ?? rank.size) - (rank.get(b.type) ?? rank.size))
-        .slice(0, cardIdentifiers);
-      return {
-        id,
-        identifiers: identifiers.map(({ type, value }) => ({ type, value })),
-        traits: Object.fromEntries(
-          [...merged.values()]
-            .filter((trait) => shown.has(trait.name))
-            .map((trait) => [trait.name, trait.value]),
-        ),
-        lastSeen: iso(profile.summary.lastSeen),
-        merged,
-      };
-    });
   }
 
   /** Suspected duplicates as people now (the store's merges may be a commit behind). */
@@ -440,10 +408,6 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
       return profile(result.survivor);
     },
   );
-}
-
-function parsedTrait(trait: TraitRow): TraitValue {
-  return { ...trait, value: JSON.parse(trait.value) as unknown };
 }
 
 function invalidSearch(message: string, field: string): CibleError {

@@ -18,6 +18,7 @@ export interface Config {
   readonly ingest: IngestConfig;
   readonly store: StoreConfig;
   readonly imports: ImportsConfig;
+  readonly segments: SegmentsConfig;
   /** Identifier, identity and trait rules: built-in ones, changed by the rules file if there is one. */
   readonly rules: Rules;
   /** The rules file read, or null when the built-in rules apply. */
@@ -46,6 +47,11 @@ export interface IngestConfig {
 export interface ImportsConfig {
   /** Largest import file accepted, in bytes. */
   readonly maxFileBytes: number;
+}
+
+export interface SegmentsConfig {
+  /** How often every segment is evaluated again over the whole base, ms; 0 never. */
+  readonly refreshIntervalMs: number;
 }
 
 export interface StoreConfig {
@@ -77,6 +83,7 @@ const defaults = {
   },
   store: { memoryLimit: '256MB', threads: 2 },
   imports: { maxFileMb: 10 * 1024 },
+  segments: { refreshSeconds: 60 },
 } as const;
 
 export const rulesFileName = 'cible.json';
@@ -190,6 +197,16 @@ export function loadConfig(sources: ConfigSources = {}): Config {
         ) *
         1024 *
         1024,
+    },
+    segments: {
+      refreshIntervalMs:
+        integer(
+          'CIBLE_SEGMENT_REFRESH_SECONDS',
+          env.CIBLE_SEGMENT_REFRESH_SECONDS,
+          defaults.segments.refreshSeconds,
+          0,
+          7 * 24 * 3600,
+        ) * 1000,
     },
     rules: rulesFile === null ? defaultRules : loadRulesFile(rulesFile),
     rulesFile,

@@ -102,6 +102,8 @@ export interface IdentityGraph {
   lineage(profileId: number): number[];
   /** Every profile that stands for a person now, in no particular order. */
   people(): IterableIterator<number>;
+  /** Every origin profile merged into another, with the profile it is part of now. */
+  mergedOrigins(): IterableIterator<[origin: number, profile: number]>;
   /** Origin profiles that resolve to this profile (itself included). */
   members(profileId: number): number[];
   /** Identifiers of a profile, with the origin profile of each. */
@@ -348,6 +350,9 @@ export function createIdentityGraph(
     },
     *people() {
       for (const node of nodes.values()) if (node.parent === undefined) yield node.id;
+    },
+    *mergedOrigins() {
+      for (const node of nodes.values()) if (node.parent !== undefined) yield [node.id, canonical(node.id)];
     },
     members: (id) => (nodes.has(id) ? members(id) : []),
     identifiersOf: (id) =>

@@ -1,7 +1,9 @@
 import type { EventType, StoredEvent } from '../domain/events.ts';
 import type { Identifier, IdentifierRejectionKind } from '../domain/identifiers.ts';
 import type { IdentifierPrefix, TraitFilter } from '../domain/profile-search.ts';
+import type { TraitValue } from '../domain/traits.ts';
 import type { ImportStore } from './import-store.ts';
+import type { SegmentStore } from './segment-store.ts';
 
 /**
  * The store port: everything the pipeline, the API and the jobs need from storage.
@@ -65,6 +67,8 @@ export interface Store {
   ): Promise<void>;
   /** Import jobs and the rows they rejected. */
   readonly imports: ImportStore;
+  /** Segments and who was in them when. */
+  readonly segments: SegmentStore;
 
   close(): Promise<void>;
 }
@@ -134,6 +138,11 @@ export interface RejectedIdentifier {
   readonly sourceId: string;
   readonly messageId: string;
   readonly at: number;
+}
+
+/** A stored trait observation with its value parsed from JSON text. */
+export function parsedTrait(trait: TraitRow): TraitValue {
+  return { ...trait, value: JSON.parse(trait.value) as unknown };
 }
 
 /** A profile (see IdentityGraph.members) and the origin profiles it is made of. */

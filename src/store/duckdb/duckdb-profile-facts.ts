@@ -53,12 +53,12 @@ export const emptySummary: ProfileSummary = {
   channels: [],
 };
 
-interface GroupPairs {
+export interface GroupPairs {
   readonly origins: DuckDBValue;
   readonly profiles: DuckDBValue;
 }
 
-function groupPairs(groups: ProfileGroups): GroupPairs {
+export function groupPairs(groups: ProfileGroups): GroupPairs {
   const origins: number[] = [];
   const profiles: number[] = [];
   for (const [profile, members] of groups) {
@@ -71,7 +71,7 @@ function groupPairs(groups: ProfileGroups): GroupPairs {
 }
 
 /** The (origin, profile) pairs as a table `g`, and `members`: the origins alone. */
-const groupsTable = `
+export const groupsTable = `
   g AS MATERIALIZED (SELECT unnest(?::BIGINT[]) AS origin, unnest(?::BIGINT[]) AS profile),
   members AS MATERIALIZED (SELECT DISTINCT origin FROM g)`;
 

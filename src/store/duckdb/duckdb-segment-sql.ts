@@ -33,6 +33,8 @@ export interface SegmentQueryOptions {
   readonly segmentRule: (name: string) => Rule | undefined;
   /** Origin profiles merged into another profile, and that profile. */
   readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
+  /** Judges only these profiles (the others are left out of the result). */
+  readonly profiles?: readonly number[] | undefined;
 }
 
 export interface SegmentQuery {
@@ -45,10 +47,14 @@ export interface SegmentQuery {
 export function compileSegmentQuery(rule: Rule, options: SegmentQueryOptions): SegmentQuery {
   const compiler = createCompiler(options);
   const predicate = compiler.predicate(rule, []);
+  const only =
+    options.profiles === undefined
+      ? ''
+      : ` WHERE coalesce(merged.profile, p.id) IN (SELECT unnest(${compiler.param(idList(options.profiles))}::BIGINT[]))`;
   const ctes = [
     `merged AS (SELECT unnest(${compiler.param(idList(options.merged.origins))}::BIGINT[]) AS origin,
                        unnest(${compiler.param(idList(options.merged.profiles))}::BIGINT[]) AS profile)`,
-    `people AS (SELECT DISTINCT coalesce(merged.profile, p.id) AS profile FROM profiles p LEFT JOIN merged ON merged.origin = p.id)`,
+    `people AS (SELECT DISTINCT coalesce(merged.profile, p.id) AS profile FROM profiles p LEFT JOIN merged ON merged.origin = p.id${only})`,
     ...compiler.ctes,
   ];
   const joins = compiler.joins

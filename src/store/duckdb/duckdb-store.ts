@@ -37,6 +37,7 @@ import {
 } from './duckdb-profiles.ts';
 import { findSuspectedDuplicates, qualityReport } from './duckdb-quality.ts';
 import { createDuckdbImportStore } from './duckdb-imports.ts';
+import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { readProfileFacts } from './duckdb-profile-facts.ts';
 import { migrations } from './migrations.ts';
 
@@ -80,7 +81,11 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
   const importer = await instance.connect();
   // Long reads of many profiles' documents, away from the requests on `reader`.
   const background = await instance.connect();
+  // Segments evaluated over the whole base, away from both.
+  const segmentConnection = await instance.connect();
+  const liveSegmentConnection = await instance.connect();
   await migrate(writer);
+  const segments = await createDuckdbSegmentStore(segmentConnection, liveSegmentConnection);
 
   let nextSeq = await maxPlusOne(reader, 'SELECT max(seq) FROM events');
   let nextQuarantineId = await maxPlusOne(reader, 'SELECT max(id) FROM quarantine');
@@ -337,6 +342,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     findSuspectedDuplicates: (origins) => findSuspectedDuplicates(reader, origins),
     qualityReport: (options) => qualityReport(reader, options),
     imports: createDuckdbImportStore(importer),
+    segments,
 
     async close() {
       await writing;
@@ -344,6 +350,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       reader.closeSync();
       importer.closeSync();
       background.closeSync();
+      segmentConnection.closeSync();
+      liveSegmentConnection.closeSync();
       instance.closeSync();
     },
   };

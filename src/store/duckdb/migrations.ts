@@ -199,4 +199,34 @@ export const migrations: readonly Migration[] = [
       `INSERT INTO ingest_log VALUES (0)`,
     ],
   },
+  {
+    version: 6,
+    name: 'segments and their membership',
+    statements: [
+      `CREATE TABLE segments (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        description VARCHAR NOT NULL,
+        rule JSON NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        deleted_at TIMESTAMPTZ
+      )`,
+      // Who is in each segment now.
+      `CREATE TABLE segment_members (
+        segment_id VARCHAR NOT NULL,
+        profile_id BIGINT NOT NULL,
+        entered_at TIMESTAMPTZ NOT NULL
+      )`,
+      // Every entry and exit, appended in the same transaction as the change to segment_members:
+      // the Segment Entered / Segment Exited events, and sizes over time.
+      `CREATE TABLE segment_changes (
+        seq BIGINT NOT NULL,
+        segment_id VARCHAR NOT NULL,
+        profile_id BIGINT NOT NULL,
+        entered BOOLEAN NOT NULL,
+        changed_at TIMESTAMPTZ NOT NULL
+      )`,
+    ],
+  },
 ];

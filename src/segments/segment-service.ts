@@ -1,0 +1,516 @@
+import { randomUUID } from 'node:crypto';
+import type { IdentityGraph } from '../domain/identity-graph.ts';
+import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
+import { CibleError } from '../errors.ts';
+import type { SourceRegistry } from '../sources/source-registry.ts';
+import type { RuleContext, SegmentChange, SegmentRecord, SegmentStore } from '../store/segment-store.ts';
+import { parsedTrait, type IdentityChanges, type Store } from '../store/store.ts';
+import { evaluateRule, type ProfileView } from './evaluate-rule.ts';
+import { segmentsNamed, type Rule } from './rule.ts';
+import { validateRule } from './rule-schema.ts';
+import { parseRule, printRule, SegmentSyntaxError } from './segment-text.ts';
+
+/**
+ * Segments as a person works with them: saved with a rule (text or tree), kept up to date, and
+ * read back with their members, their entries and exits, and their sizes over time. Every saved
+ * segment is evaluated again over the whole base when it changes and on a schedule (which also
+ * moves people out of time-based segments such as "no purchase in 60 days" without any event).
+ */
+export interface SegmentService {
+  create(input: SegmentInput): Promise<Segment>;
+  update(id: string, input: Partial<SegmentInput>): Promise<Segment>;
+  remove(id: string): Promise<void>;
+  get(id: string): Segment;
+  list(): Segment[];
+  /** How many profiles a rule selects now, and a sample of 20, without saving anything. */
+  preview(rule: RuleInput): Promise<{ rule: Rule; size: number; sample: number[] }>;
+  /** Evaluates every segment again over the whole base; resolves with the changes recorded. */
+  refreshAll(): Promise<SegmentChange[]>;
+  /** Origin profiles whose data changed: their people are evaluated again in memory, soon. */
+  touched(origins: Iterable<number>): void;
+  /** Resolves once everything touched so far is evaluated and its changes recorded. */
+  settled(): Promise<void>;
+  /** The store, telling this service which profiles every write touches. */
+  watch(store: Store): Store;
+  members(id: string, query: { after?: number; limit: number }): Promise<number[]>;
+  changes(id: string, query: { after?: number; limit: number }): Promise<SegmentChange[]>;
+  sizes(id: string, range: { from: number; to: number }): Promise<{ day: string; size: number }[]>;
+  /** Members of both, of each alone, from the memberships held in memory. */
+  overlap(a: string, b: string): { both: number; onlyA: number; onlyB: number };
+  /** The segments a profile is in now. */
+  segmentsOf(profileId: number): Segment[];
+  /** Loads the segments and who is in them; starts the schedule. */
+  start(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A rule as a person sends it: the text form (a string), or the tree as JSON. */
+export type RuleInput = unknown;
+
+export interface SegmentInput {
+  readonly name: string;
+  readonly description?: string;
+  readonly rule: RuleInput;
+}
+
+export interface Segment extends SegmentRecord {
+  /** The rule in the text form. */
+  readonly text: string;
+  readonly size: number;
+  /** When the segment was last evaluated over the whole base, ms; null before the first time. */
+  readonly refreshedAt: number | null;
+}
+
+export interface SegmentServiceOptions {
+  readonly store: SegmentStore;
+  readonly graph: () => IdentityGraph;
+  readonly traitRules: TraitRules;
+  readonly sources: SourceRegistry;
+  /** How often every segment is evaluated again, ms; 0 never (tests call refreshAll). */
+  readonly refreshIntervalMs: number;
+  readonly clock?: () => number;
+  readonly onError?: (error: unknown) => void;
+}
+
+export const previewSampleSize = 20;
+
+/** The origin profiles a write touches: its events', and those of its identity changes. */
+function originsWritten(
+  events: readonly { readonly profileId: number | null }[],
+  identity: IdentityChanges | undefined,
+): number[] {
+  const origins: number[] = [];
+  for (const event of events) if (event.profileId !== null) origins.push(event.profileId);
+  if (identity === undefined) return origins;
+  for (const row of identity.traits) origins.push(row.originProfileId);
+  for (const row of identity.identifiers) origins.push(row.originProfileId);
+  for (const merge of identity.merges) origins.push(merge.survivor, merge.absorbed);
+  for (const undone of identity.undoneMerges) {
+    if (undone.survivor !== undefined) origins.push(undone.survivor);
+    if (undone.absorbed !== undefined) origins.push(undone.absorbed);
+  }
+  return origins;
+}
+
+/** The event names and trait names rules look at. */
+export function ruleNeeds(rules: readonly Rule[]): { events: string[]; traits: string[] } {
+  const events = new Set<string>();
+  const traits = new Set<string>();
+  const visit = (rule: Rule): void => {
+    if (rule.kind === 'and' || rule.kind === 'or') rule.rules.forEach(visit);
+    else if (rule.kind === 'not') visit(rule.rule);
+    else if (rule.kind === 'event' || rule.kind === 'occurrence') events.add(rule.event);
+    else if (rule.kind === 'trait') traits.add(rule.name);
+  };
+  rules.forEach(visit);
+  return { events: [...events], traits: [...traits] };
+}
+
+/** Runs the work given one at a time, in order. */
+function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (work) => {
+    const result = queue.then(work, work);
+    queue = result.catch(() => undefined);
+    return result;
+  };
+}
+
+export function createSegmentService(options: SegmentServiceOptions): SegmentService {
+  const clock = options.clock ?? Date.now;
+  const segments = new Map<string, SegmentRecord>();
+  const memberships = new Map<string, Set<number>>();
+  const refreshedAt = new Map<string, number>();
+  let timer: NodeJS.Timeout | undefined;
+  let refreshing: Promise<SegmentChange[]> | undefined;
+  // Memberships change one step at a time: one segment's refresh, or one round of real-time evaluation.
+  const exclusive = serialQueue();
+  /** Origin profiles written to since the last round of real-time evaluation. */
+  let pending = new Set<number>();
+  let evaluating: Promise<void> | undefined;
+  let closed = false;
+
+  const byName = (name: string): SegmentRecord | undefined =>
+    [...segments.values()].find((segment) => segment.name === name);
+
+  function found(id: string): SegmentRecord {
+    const segment = segments.get(id);
+    if (segment === undefined) {
+      throw new CibleError('CIBLE_ERR_SEGMENT_NOT_FOUND', `There is no segment with id "${id}".`, {
+        field: 'id',
+      });
+    }
+    return segment;
+  }
+
+  function view(segment: SegmentRecord): Segment {
+    return {
+      ...segment,
+      text: printRule(segment.rule),
+      size: memberships.get(segment.id)?.size ?? 0,
+      refreshedAt: refreshedAt.get(segment.id) ?? null,
+    };
+  }
+
+  function context(rules: (name: string) => Rule | undefined = (name) => byName(name)?.rule): RuleContext {
+    const origins: number[] = [];
+    const profiles: number[] = [];
+    for (const [origin, profile] of options.graph().mergedOrigins()) {
+      origins.push(origin);
+      profiles.push(profile);
+    }
+    return {
+      now: clock(),
+      traitRules: withSourceIds(options.traitRules, options.sources.list()),
+      segmentRule: rules,
+      merged: { origins, profiles },
+    };
+  }
+
+  /** The rule a person sent, checked: it parses, and every segment it names exists without a loop. */
+  function ruleOf(input: RuleInput, self?: { id?: string; name: string }): Rule {
+    let rule: Rule;
+    if (typeof input === 'string') {
+      try {
+        rule = parseRule(input);
+      } catch (error) {
+        if (!(error instanceof SegmentSyntaxError)) throw error;
+        throw new CibleError('CIBLE_ERR_SEGMENT_SYNTAX', `The rule does not parse: ${error.message}.`, {
+          field: `rule (line ${error.line}, column ${error.column})`,
+          cause: error,
+        });
+      }
+    } else {
+      const checked = validateRule(input);
+      if (!checked.ok) {
+        const [first] = checked.errors;
+        throw new CibleError(
+          'CIBLE_ERR_SEGMENT_INVALID_RULE',
+          `The rule is not a valid tree: ${checked.errors.map((error) => `${error.path}: ${error.message}`).join('; ')}.`,
+          { field: first === undefined || first.path === '' ? 'rule' : `rule.${first.path}` },
+        );
+      }
+      rule = checked.rule;
+    }
+    checkReferences(rule, self);
+    return rule;
+  }
+
+  /** Every `in segment` names a saved segment, and no segment ends up inside itself. */
+  function checkReferences(rule: Rule, self?: { id?: string; name: string }): void {
+    const isSelf = (name: string): boolean =>
+      self !== undefined && (name === self.name || (self.id !== undefined && byName(name)?.id === self.id));
+    const visit = (current: Rule, path: readonly string[]): void => {
+      for (const named of segmentsNamed(current)) {
+        if (isSelf(named)) {
+          const loop = [...path, named].map((name) => `"${name}"`).join(' → ');
+          throw new CibleError('CIBLE_ERR_SEGMENT_CYCLE', `The segment would contain itself: ${loop}.`, {
+            field: 'rule',
+          });
+        }
+        const next = byName(named);
+        if (next === undefined) {
+          const through =
+            path.length > 1
+              ? ` (through ${path
+                  .slice(1)
+                  .map((name) => `"${name}"`)
+                  .join(' → ')})`
+              : '';
+          throw new CibleError(
+            'CIBLE_ERR_SEGMENT_UNKNOWN_REFERENCE',
+            `The rule names segment "${named}"${through}, and there is no segment with that name.`,
+            { field: 'rule' },
+          );
+        }
+        visit(next.rule, [...path, named]);
+      }
+    };
+    visit(rule, [self?.name ?? 'the rule']);
+  }
+
+  function checkName(name: unknown, id?: string): string {
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw new CibleError('CIBLE_ERR_API_INVALID_REQUEST', 'name: give the segment a name.', {
+        field: 'name',
+      });
+    }
+    const other = byName(name.trim());
+    if (other !== undefined && other.id !== id) {
+      throw new CibleError(
+        'CIBLE_ERR_SEGMENT_NAME_TAKEN',
+        `A segment named "${name.trim()}" exists already (${other.id}).`,
+        {
+          field: 'name',
+        },
+      );
+    }
+    return name.trim();
+  }
+
+  function apply(changes: readonly SegmentChange[]): void {
+    for (const change of changes) {
+      let members = memberships.get(change.segmentId);
+      if (members === undefined) memberships.set(change.segmentId, (members = new Set()));
+      if (change.change === 'entered') members.add(change.profileId);
+      else members.delete(change.profileId);
+    }
+  }
+
+  async function refresh(ids: readonly string[]): Promise<SegmentChange[]> {
+    const all: SegmentChange[] = [];
+    const judgedAt = context();
+    for (const id of ids) {
+      await exclusive(async () => {
+        const segment = segments.get(id);
+        if (segment === undefined || closed) return;
+        const changes = await options.store.refreshSegment(id, segment.rule, { ...judgedAt, now: clock() });
+        apply(changes);
+        refreshedAt.set(id, clock());
+        all.push(...changes);
+      });
+    }
+    return all;
+  }
+
+  /** Evaluates every segment on the profiles these origin profiles are part of, in memory. */
+  async function evaluateTouched(origins: ReadonlySet<number>): Promise<void> {
+    const graph = options.graph();
+    const live = [...segments.values()];
+    if (live.length === 0) return;
+    const groups = new Map<number, number[]>();
+    const gone: number[] = [];
+    for (const origin of origins) {
+      if (graph.members(origin).length === 0) continue; // not in the graph (yet)
+      const profile = graph.canonical(origin);
+      if (profile !== origin) gone.push(origin);
+      if (!groups.has(profile)) groups.set(profile, graph.members(profile));
+    }
+    const stored = await options.store.readProfileViews(
+      groups,
+      ruleNeeds(live.map((segment) => segment.rule)),
+    );
+    const now = clock();
+    const traitRules = withSourceIds(options.traitRules, options.sources.list());
+    const segmentRule = (name: string) => byName(name)?.rule;
+    const changes: Pick<SegmentChange, 'segmentId' | 'profileId' | 'change'>[] = [];
+    for (const [profile, data] of stored) {
+      const traits = mergeTraits(data.traits.map(parsedTrait), traitRules);
+      const view: ProfileView = {
+        traits: new Map([...traits].map(([name, trait]) => [name, trait.value])),
+        identifierTypes: new Set(graph.identifiersOf(profile).map(({ identifier }) => identifier.type)),
+        events: data.events,
+      };
+      for (const segment of live) {
+        const member = evaluateRule(segment.rule, view, { now, segmentRule });
+        if (member !== (memberships.get(segment.id)?.has(profile) ?? false)) {
+          changes.push({ segmentId: segment.id, profileId: profile, change: member ? 'entered' : 'exited' });
+        }
+      }
+    }
+    // A profile merged into another is no longer a person: it leaves its segments.
+    for (const origin of gone) {
+      for (const segment of live) {
+        if (memberships.get(segment.id)?.has(origin)) {
+          changes.push({ segmentId: segment.id, profileId: origin, change: 'exited' });
+        }
+      }
+    }
+    if (changes.length > 0) apply(await options.store.recordChanges(changes, now));
+  }
+
+  function touched(origins: Iterable<number>): void {
+    if (segments.size === 0 || closed) return;
+    for (const origin of origins) pending.add(origin);
+    if (pending.size === 0) return;
+    evaluating ??= (async () => {
+      try {
+        while (pending.size > 0 && !closed) {
+          const batch = pending;
+          pending = new Set();
+          await exclusive(() => evaluateTouched(batch)).catch((error: unknown) => options.onError?.(error));
+        }
+      } finally {
+        evaluating = undefined;
+      }
+    })();
+  }
+
+  /** One refresh at a time; a refresh asked for during one runs after it. */
+  function refreshAll(): Promise<SegmentChange[]> {
+    const previous = refreshing ?? Promise.resolve([]);
+    const next = previous.catch(() => []).then(() => refresh([...segments.keys()]));
+    refreshing = next;
+    void next.finally(() => {
+      if (refreshing === next) refreshing = undefined;
+    });
+    return next;
+  }
+
+  function schedule(): void {
+    if (options.refreshIntervalMs <= 0 || closed) return;
+    timer = setTimeout(() => {
+      refreshAll()
+        .catch((error: unknown) => options.onError?.(error))
+        .finally(schedule);
+    }, options.refreshIntervalMs);
+    timer.unref();
+  }
+
+  /** Renames `in segment` references from one name to another, in every saved rule. */
+  function renamed(rule: Rule, from: string, to: string): Rule {
+    switch (rule.kind) {
+      case 'and':
+      case 'or':
+        return { ...rule, rules: rule.rules.map((child) => renamed(child, from, to)) };
+      case 'not':
+        return { ...rule, rule: renamed(rule.rule, from, to) };
+      case 'segment':
+        return rule.segment === from ? { ...rule, segment: to } : rule;
+      default:
+        return rule;
+    }
+  }
+
+  return {
+    async create(input) {
+      const name = checkName(input.name);
+      const rule = ruleOf(input.rule, { name });
+      const now = clock();
+      const segment: SegmentRecord = {
+        id: `seg_${randomUUID().replaceAll('-', '').slice(0, 20)}`,
+        name,
+        description: input.description ?? '',
+        rule,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await options.store.saveSegment(segment);
+      segments.set(segment.id, segment);
+      await refreshAll();
+      return view(segment);
+    },
+
+    async update(id, input) {
+      const current = found(id);
+      const name = input.name === undefined ? current.name : checkName(input.name, id);
+      const rule = input.rule === undefined ? current.rule : ruleOf(input.rule, { id, name });
+      const segment: SegmentRecord = {
+        ...current,
+        name,
+        description: input.description ?? current.description,
+        rule,
+        updatedAt: clock(),
+      };
+      const dependants =
+        name === current.name
+          ? []
+          : [...segments.values()].filter((other) => segmentsNamed(other.rule).includes(current.name));
+      await options.store.saveSegment(segment);
+      segments.set(id, segment);
+      for (const dependant of dependants) {
+        const rewritten = {
+          ...dependant,
+          rule: renamed(dependant.rule, current.name, name),
+          updatedAt: segment.updatedAt,
+        };
+        await options.store.saveSegment(rewritten);
+        segments.set(dependant.id, rewritten);
+      }
+      await refreshAll();
+      return view(segment);
+    },
+
+    async remove(id) {
+      const segment = found(id);
+      const users = [...segments.values()].filter((other) =>
+        segmentsNamed(other.rule).includes(segment.name),
+      );
+      if (users.length > 0) {
+        throw new CibleError(
+          'CIBLE_ERR_SEGMENT_IN_USE',
+          `Segment "${segment.name}" is named by ${users.map((user) => `"${user.name}" (${user.id})`).join(', ')}.`,
+          { field: 'id' },
+        );
+      }
+      await refreshing?.catch(() => undefined);
+      apply(await options.store.closeSegment(id, clock()));
+      await options.store.deleteSegment(id, clock());
+      segments.delete(id);
+      memberships.delete(id);
+    },
+
+    get: (id) => view(found(id)),
+    list: () => [...segments.values()].map(view),
+
+    async preview(input) {
+      const rule = ruleOf(input);
+      const { size, sample } = await options.store.previewRule(rule, context(), previewSampleSize);
+      return { rule, size, sample };
+    },
+
+    refreshAll,
+    touched,
+
+    async settled() {
+      while (evaluating !== undefined) await evaluating;
+    },
+
+    watch(store) {
+      return {
+        ...store,
+        async writeBatch(batch) {
+          await store.writeBatch(batch);
+          touched(originsWritten(batch.events, batch.identity));
+        },
+        async assignEventProfiles(assignments, identity) {
+          await store.assignEventProfiles(assignments, identity);
+          touched(originsWritten(assignments, identity));
+        },
+      };
+    },
+
+    async members(id, query) {
+      found(id);
+      return options.store.listMembers(id, query);
+    },
+
+    async changes(id, query) {
+      found(id);
+      return options.store.listChanges(id, query);
+    },
+
+    async sizes(id, range) {
+      found(id);
+      return options.store.segmentSizes(id, range);
+    },
+
+    overlap(a, b) {
+      found(a);
+      found(b);
+      const membersA = memberships.get(a) ?? new Set<number>();
+      const membersB = memberships.get(b) ?? new Set<number>();
+      let both = 0;
+      for (const profile of membersA) if (membersB.has(profile)) both += 1;
+      return { both, onlyA: membersA.size - both, onlyB: membersB.size - both };
+    },
+
+    segmentsOf(profileId) {
+      return [...segments.values()]
+        .filter((segment) => memberships.get(segment.id)?.has(profileId))
+        .map(view);
+    },
+
+    async start() {
+      for (const segment of await options.store.listSegments()) segments.set(segment.id, segment);
+      for (const [id, members] of await options.store.loadMemberships()) memberships.set(id, members);
+      schedule();
+    },
+
+    async close() {
+      closed = true;
+      if (timer !== undefined) clearTimeout(timer);
+      await refreshing?.catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,324 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { Rule } from '../../segments/rule.ts';
+import type { ViewEvent } from '../../segments/evaluate-rule.ts';
+import type { RuleContext, SegmentChange, SegmentRecord, SegmentStore } from '../segment-store.ts';
+import type { ProfileGroups, TraitRow } from '../store.ts';
+import { groupPairs, groupsTable } from './duckdb-profile-facts.ts';
+import { idList, timestampValue } from './append-rows.ts';
+import { compileSegmentQuery } from './duckdb-segment-sql.ts';
+
+const day = 86_400_000;
+
+/**
+ * Segments and their membership, on a connection of their own: evaluating a segment over the
+ * whole base reads for seconds, and neither requests nor the pipeline wait for it.
+ */
+export async function createDuckdbSegmentStore(
+  connection: DuckDBConnection,
+  live: DuckDBConnection,
+): Promise<SegmentStore> {
+  const serial = serialQueue();
+  // Reads for real-time evaluation, on their own connection: they never wait for a long refresh.
+  const liveSerial = serialQueue();
+
+  async function rows(sql: string, values: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
+    return (await connection.runAndReadAll(sql, values)).getRowObjects();
+  }
+
+  const [last] = await rows('SELECT coalesce(max(seq), 0)::DOUBLE AS seq FROM segment_changes');
+  let nextSeq = Number(last?.seq ?? 0) + 1;
+
+  function query(rule: Rule, context: RuleContext, profiles?: readonly number[]) {
+    return compileSegmentQuery(rule, { ...context, profiles });
+  }
+
+  /**
+   * Records the changes in the temp table `cible_segment_changes` (segment_id, profile, entered) as
+   * of `at`: appended to the log, applied to the members. Runs inside the caller's transaction.
+   */
+  async function recordChanges(at: number): Promise<SegmentChange[]> {
+    const first = nextSeq;
+    const order = 'ORDER BY segment_id, entered DESC, profile';
+    await connection.run(
+      `INSERT INTO segment_changes
+       SELECT ? + row_number() OVER (${order}) - 1, segment_id, profile, entered, ?
+       FROM cible_segment_changes`,
+      [first, timestampValue(at)],
+    );
+    await connection.run(
+      `DELETE FROM segment_members WHERE (segment_id, profile_id) IN
+       (SELECT (segment_id, profile) FROM cible_segment_changes WHERE NOT entered)`,
+    );
+    await connection.run(
+      `INSERT INTO segment_members SELECT segment_id, profile, ? FROM cible_segment_changes WHERE entered`,
+      [timestampValue(at)],
+    );
+    const changes = await rows(
+      `SELECT segment_id, profile::DOUBLE AS profile, entered FROM cible_segment_changes ${order}`,
+    );
+    nextSeq += changes.length;
+    return changes.map((row, index) => ({
+      seq: first + index,
+      segmentId: String(row.segment_id),
+      profileId: Number(row.profile),
+      change: row.entered === true ? 'entered' : 'exited',
+      at,
+    }));
+  }
+
+  async function inTransaction<T>(work: () => Promise<T>): Promise<T> {
+    await connection.run('BEGIN TRANSACTION');
+    try {
+      const result = await work();
+      await connection.run('COMMIT');
+      return result;
+    } catch (error) {
+      await connection.run('ROLLBACK');
+      throw error;
+    }
+  }
+
+  return {
+    saveSegment: (segment) =>
+      serial(async () => {
+        await connection.run(`INSERT OR REPLACE INTO segments VALUES (?, ?, ?, ?, ?, ?, NULL)`, [
+          segment.id,
+          segment.name,
+          segment.description,
+          JSON.stringify(segment.rule),
+          timestampValue(segment.createdAt),
+          timestampValue(segment.updatedAt),
+        ]);
+      }),
+
+    listSegments: () =>
+      serial(async () => {
+        const found = await rows(
+          `SELECT id, name, description, rule::VARCHAR AS rule, epoch_ms(created_at)::DOUBLE AS created_at,
+                  epoch_ms(updated_at)::DOUBLE AS updated_at
+           FROM segments WHERE deleted_at IS NULL ORDER BY created_at, id`,
+        );
+        return found.map((row): SegmentRecord => ({
+          id: String(row.id),
+          name: String(row.name),
+          description: String(row.description),
+          rule: JSON.parse(String(row.rule)) as Rule,
+          createdAt: Number(row.created_at),
+          updatedAt: Number(row.updated_at),
+        }));
+      }),
+
+    deleteSegment: (id, at) =>
+      serial(async () => {
+        await connection.run('UPDATE segments SET deleted_at = ? WHERE id = ?', [timestampValue(at), id]);
+      }),
+
+    previewRule: (rule, context, sampleSize) =>
+      serial(async () => {
+        const compiled = query(rule, context);
+        const found = await rows(
+          `WITH members AS (${compiled.sql})
+           SELECT (SELECT count(*) FROM members)::DOUBLE AS size,
+                  (SELECT list(profile::DOUBLE ORDER BY hash(profile), profile) FROM
+                     (SELECT profile FROM members ORDER BY hash(profile), profile LIMIT ${Math.floor(sampleSize)})) AS sample`,
+          compiled.params,
+        );
+        const row = found[0];
+        const sample = (row?.sample as { items?: unknown[] } | null)?.items ?? [];
+        return { size: Number(row?.size ?? 0), sample: sample.map(Number) };
+      }),
+
+    refreshSegment: (segmentId, rule, context, profiles) =>
+      serial(() =>
+        inTransaction(async () => {
+          const compiled = query(rule, context, profiles);
+          await connection.run(
+            `CREATE OR REPLACE TEMP TABLE cible_segment_now AS ${compiled.sql}`,
+            compiled.params,
+          );
+          const scope = profiles === undefined ? '' : `AND profile_id IN (SELECT unnest(?::BIGINT[]))`;
+          await connection.run(
+            `CREATE OR REPLACE TEMP TABLE cible_segment_changes AS
+             SELECT ?::VARCHAR AS segment_id, profile, true AS entered FROM cible_segment_now
+             WHERE profile NOT IN (SELECT profile_id FROM segment_members WHERE segment_id = ?)
+             UNION ALL
+             SELECT ?, profile_id, false FROM segment_members
+             WHERE segment_id = ? ${scope} AND profile_id NOT IN (SELECT profile FROM cible_segment_now)`,
+            [
+              segmentId,
+              segmentId,
+              segmentId,
+              segmentId,
+              ...(profiles === undefined ? [] : [idList(profiles)]),
+            ],
+          );
+          return recordChanges(context.now);
+        }),
+      ),
+
+    closeSegment: (segmentId, at) =>
+      serial(() =>
+        inTransaction(async () => {
+          await connection.run(
+            `CREATE OR REPLACE TEMP TABLE cible_segment_changes AS
+             SELECT segment_id, profile_id AS profile, false AS entered FROM segment_members WHERE segment_id = ?`,
+            [segmentId],
+          );
+          return recordChanges(at);
+        }),
+      ),
+
+    recordChanges: (changes, at) =>
+      serial(() =>
+        inTransaction(async () => {
+          await connection.run(
+            `CREATE OR REPLACE TEMP TABLE cible_segment_changes AS
+             SELECT unnest(from_json(?, '["VARCHAR"]')) AS segment_id, unnest(?::BIGINT[]) AS profile,
+                    unnest(from_json(?, '["BOOLEAN"]')) AS entered`,
+            [
+              JSON.stringify(changes.map((change) => change.segmentId)),
+              idList(changes.map((change) => change.profileId)),
+              JSON.stringify(changes.map((change) => change.change === 'entered')),
+            ],
+          );
+          return recordChanges(at);
+        }),
+      ),
+
+    readProfileViews: (groups, needs) => liveSerial(() => readProfileViews(live, groups, needs)),
+
+    loadMemberships: () =>
+      serial(async () => {
+        const memberships = new Map<string, Set<number>>();
+        const reader = await connection.stream(
+          `SELECT segment_id, profile_id::DOUBLE AS profile FROM segment_members
+           WHERE segment_id IN (SELECT id FROM segments WHERE deleted_at IS NULL)`,
+        );
+        for (;;) {
+          const chunk = await reader.fetchChunk();
+          if (chunk === null || chunk.rowCount === 0) break;
+          const [segmentIds, profiles] = [chunk.getColumnValues(0), chunk.getColumnValues(1)];
+          for (let index = 0; index < chunk.rowCount; index++) {
+            const segmentId = String(segmentIds[index]);
+            let members = memberships.get(segmentId);
+            if (members === undefined) memberships.set(segmentId, (members = new Set()));
+            members.add(Number(profiles[index]));
+          }
+        }
+        return memberships;
+      }),
+
+    listMembers: (segmentId, { after, limit }) =>
+      serial(async () => {
+        const found = await rows(
+          `SELECT profile_id::DOUBLE AS profile FROM segment_members
+           WHERE segment_id = ? AND profile_id > ? ORDER BY profile_id LIMIT ?`,
+          [segmentId, after ?? -1, limit],
+        );
+        return found.map((row) => Number(row.profile));
+      }),
+
+    listChanges: (segmentId, { after, limit }) =>
+      serial(async () => {
+        const found = await rows(
+          `SELECT seq::DOUBLE AS seq, profile_id::DOUBLE AS profile, entered, epoch_ms(changed_at)::DOUBLE AS at
+           FROM segment_changes WHERE segment_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+          [segmentId, after ?? 0, limit],
+        );
+        return found.map((row) => ({
+          seq: Number(row.seq),
+          segmentId,
+          profileId: Number(row.profile),
+          change: row.entered === true ? ('entered' as const) : ('exited' as const),
+          at: Number(row.at),
+        }));
+      }),
+
+    segmentSizes: (segmentId, { from, to }) =>
+      serial(async () => {
+        const found = await rows(
+          `SELECT floor(epoch_ms(changed_at) / ${day})::DOUBLE AS day, sum(CASE WHEN entered THEN 1 ELSE -1 END)::DOUBLE AS delta
+           FROM segment_changes WHERE segment_id = ? AND changed_at < ? GROUP BY ALL ORDER BY day`,
+          [segmentId, timestampValue(Math.floor(to / day) * day + day)],
+        );
+        const sizes: { day: string; size: number }[] = [];
+        let size = 0;
+        let next = 0;
+        for (let current = Math.floor(from / day); current <= Math.floor(to / day); current++) {
+          while (next < found.length && Number(found[next]!.day) <= current)
+            size += Number(found[next++]!.delta);
+          sizes.push({ day: new Date(current * day).toISOString().slice(0, 10), size });
+        }
+        return sizes;
+      }),
+  };
+}
+
+/** Runs the work given one at a time, in order: one connection runs one statement at a time anyway. */
+function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
+  let queue: Promise<unknown> = Promise.resolve();
+  return (work) => {
+    const result = queue.then(work, work);
+    queue = result.catch(() => undefined);
+    return result;
+  };
+}
+
+/** See SegmentStore.readProfileViews. */
+async function readProfileViews(
+  connection: DuckDBConnection,
+  groups: ProfileGroups,
+  needs: { readonly events: readonly string[]; readonly traits: readonly string[] },
+): Promise<Map<number, { events: ViewEvent[]; traits: TraitRow[] }>> {
+  const views = new Map<number, { events: ViewEvent[]; traits: TraitRow[] }>();
+  for (const profile of groups.keys()) views.set(profile, { events: [], traits: [] });
+  if (groups.size === 0) return views;
+  const pairs = groupPairs(groups);
+  if (needs.events.length > 0) {
+    const events = await connection.runAndReadAll(
+      `WITH ${groupsTable}
+       SELECT g.profile::DOUBLE AS profile, e.event, epoch_ms(e.timestamp)::DOUBLE AS at, e.properties::VARCHAR AS properties
+       FROM events e JOIN g ON g.origin = e.profile_id
+       WHERE e.rowid IN (SELECT rowid FROM events WHERE profile_id IN (SELECT origin FROM members))
+         AND e.type = 'track' AND e.event IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
+      [pairs.origins, pairs.profiles, JSON.stringify(needs.events)],
+    );
+    for (const row of events.getRowObjects()) {
+      views.get(Number(row.profile))?.events.push({
+        type: 'track',
+        event: String(row.event),
+        timestamp: Number(row.at),
+        properties:
+          row.properties === null ? null : (JSON.parse(String(row.properties)) as Record<string, unknown>),
+      });
+    }
+  }
+  if (needs.traits.length > 0) {
+    const traits = await connection.runAndReadAll(
+      `WITH ${groupsTable},
+       observed AS (
+         SELECT g.profile, o.origin_profile_id, o.name, o.value, o.source_id, o.observed_at, o.message_id, o.rowid AS arrival
+         FROM trait_observations o JOIN g ON g.origin = o.origin_profile_id
+         WHERE o.rowid IN (SELECT rowid FROM trait_observations WHERE origin_profile_id IN (SELECT origin FROM members))
+           AND o.name IN (SELECT unnest(from_json(?, '["VARCHAR"]'))))
+       SELECT profile::DOUBLE AS profile, origin_profile_id::DOUBLE AS origin, name, value::VARCHAR AS value,
+              source_id, epoch_ms(observed_at)::DOUBLE AS at, message_id
+       FROM observed
+       QUALIFY row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at DESC, arrival DESC) = 1
+            OR row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at, arrival) = 1
+       ORDER BY profile, observed_at, arrival`,
+      [pairs.origins, pairs.profiles, JSON.stringify(needs.traits)],
+    );
+    for (const row of traits.getRowObjects()) {
+      views.get(Number(row.profile))?.traits.push({
+        originProfileId: Number(row.origin),
+        name: String(row.name),
+        value: String(row.value),
+        sourceId: String(row.source_id),
+        at: Number(row.at),
+        messageId: String(row.message_id),
+      });
+    }
+  }
+  return views;
+}

@@ -1,0 +1,95 @@
+import type { TraitRules } from '../domain/traits.ts';
+import type { ViewEvent } from '../segments/evaluate-rule.ts';
+import type { Rule } from '../segments/rule.ts';
+import type { ProfileGroups, TraitRow } from './store.ts';
+
+/**
+ * The part of the store port that keeps segments and who was in them when. Membership is an
+ * append-only log of changes (a profile entered or exited a segment at a time): the members now,
+ * sizes over time and the `Segment Entered` / `Segment Exited` events all read from it.
+ */
+export interface SegmentStore {
+  /** Inserts the segment, or replaces the stored one with the same id. */
+  saveSegment(segment: SegmentRecord): Promise<void>;
+  /** Segments not deleted, oldest first. */
+  listSegments(): Promise<SegmentRecord[]>;
+  /** Marks the segment deleted: it leaves the lists, its history stays. */
+  deleteSegment(id: string, at: number): Promise<void>;
+
+  /** How many profiles meet the rule now, and a sample of them (stable for the same members). */
+  previewRule(
+    rule: Rule,
+    context: RuleContext,
+    sampleSize: number,
+  ): Promise<{ size: number; sample: number[] }>;
+  /**
+   * Evaluates the segment's rule over every profile and records who entered and who exited since
+   * the last time, atomically; `profiles` restricts both to those profiles (the others keep their
+   * membership). Resolves with the changes recorded.
+   */
+  refreshSegment(
+    segmentId: string,
+    rule: Rule,
+    context: RuleContext,
+    profiles?: readonly number[],
+  ): Promise<SegmentChange[]>;
+  /** Records changes found in real time (see SegmentChange), atomically; resolves with their seqs. */
+  recordChanges(
+    changes: readonly Pick<SegmentChange, 'segmentId' | 'profileId' | 'change'>[],
+    at: number,
+  ): Promise<SegmentChange[]>;
+  /**
+   * What the rules of the segments need to judge these profiles in memory (src/segments/evaluate-rule.ts):
+   * their track events with these names, and the observations of these traits (per trait and source,
+   * the earliest and the latest, as ProfileFacts.traits).
+   */
+  readProfileViews(
+    groups: ProfileGroups,
+    needs: { readonly events: readonly string[]; readonly traits: readonly string[] },
+  ): Promise<Map<number, { events: ViewEvent[]; traits: TraitRow[] }>>;
+  /** Empties a segment: every member exits now. */
+  closeSegment(segmentId: string, at: number): Promise<SegmentChange[]>;
+  /** The members now of every segment, per segment id. */
+  loadMemberships(): Promise<Map<string, Set<number>>>;
+  /** Members now, ascending, after the cursor (a profile id). */
+  listMembers(segmentId: string, query: { after?: number; limit: number }): Promise<number[]>;
+  /** Changes in recording order, after the cursor (a change seq). */
+  listChanges(segmentId: string, query: { after?: number; limit: number }): Promise<SegmentChange[]>;
+  /** The number of members at the end of each day (UTC) from `from` to `to`, ms. */
+  segmentSizes(
+    segmentId: string,
+    range: { from: number; to: number },
+  ): Promise<{ day: string; size: number }[]>;
+}
+
+export interface SegmentRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly rule: Rule;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+/** What judging a rule over the store needs besides the rule. */
+export interface RuleContext {
+  /** The time the rule is judged at, ms. */
+  readonly now: number;
+  readonly traitRules: TraitRules;
+  /** The rule of the segment a rule names with `in segment`. */
+  readonly segmentRule: (name: string) => Rule | undefined;
+  /** Origin profiles merged into another profile, and that profile (from the identity graph). */
+  readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
+}
+
+/** A profile entering or leaving a segment: the `Segment Entered` and `Segment Exited` events. */
+export interface SegmentChange {
+  /** Position in the log of every segment's changes, increasing. */
+  readonly seq: number;
+  readonly segmentId: string;
+  readonly profileId: number;
+  readonly change: 'entered' | 'exited';
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+}
