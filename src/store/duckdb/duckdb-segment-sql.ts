@@ -286,7 +286,7 @@ export function isoMs(text: string): string {
  * first-touch traits keep the earliest; traits with a source order prefer the best-ranked source,
  * then the latest; the others the latest. Ties go to the observation recorded last.
  */
-function traitOrder(name: string, rules: TraitRules, param: (value: DuckDBValue) => string): string {
+export function traitOrder(name: string, rules: TraitRules, param: (value: DuckDBValue) => string): string {
   if (rules.firstTouch.includes(name)) return 'o.observed_at ASC, o.rowid ASC';
   const sources = rules.sourcePriority[name];
   if (sources === undefined || sources.length === 0) return 'o.observed_at DESC, o.rowid DESC';
