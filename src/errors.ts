@@ -183,6 +183,18 @@ export const errorCatalogue = {
     status: 409,
     hint: 'Remove the `in segment` conditions that name it from the segments listed, then delete it.',
   },
+  CIBLE_ERR_COMPUTED_TRAIT_NAME_TAKEN: {
+    status: 409,
+    hint: 'Choose another name, or change the existing computed trait with PUT /api/computed-traits/{id}.',
+  },
+  CIBLE_ERR_COMPUTED_TRAIT_NOT_FOUND: {
+    status: 404,
+    hint: 'Use the id of an existing computed trait (GET /api/computed-traits lists them).',
+  },
+  CIBLE_ERR_COMPUTED_TRAIT_IN_USE: {
+    status: 409,
+    hint: 'Remove the conditions on this trait from the segments listed, then delete it.',
+  },
   CIBLE_ERR_INTERNAL: {
     status: 500,
     hint: 'This is a bug in Cible: the server log has the details.',

@@ -50,6 +50,8 @@ function order(userId: string, messageId: string, timestamp: string, revenue: nu
   };
 }
 
+const anaLastOrder = ago(2);
+
 before(async () => {
   cible = await startTestCible({ CIBLE_SEGMENT_REFRESH_SECONDS: '0' }, undefined, {
     segmentClock: () => Date.now() + shift,
@@ -60,7 +62,7 @@ before(async () => {
     { type: 'identify', userId: 'bob', messageId: 'i2', traits: { city: 'Paris' } },
     { type: 'identify', userId: 'cyd', messageId: 'i3', traits: { city: 'Lyon' } },
     { type: 'identify', userId: 'dan', messageId: 'i4', traits: { city: 'Paris', vip: true } },
-    order('ana', 'o1', ago(2), 120),
+    order('ana', 'o1', anaLastOrder, 120),
     order('ana', 'o2', ago(5), 90),
     order('ana', 'o3', ago(12), 40, 'hats'),
     order('bob', 'o4', ago(3), 300),
@@ -280,6 +282,71 @@ describe('segments through the API', () => {
     assert.equal((await call('DELETE', `/api/segments/${ids.bigSpenders}`)).status, 204);
     assert.equal((await call('GET', `/api/segments/${ids.bigSpenders}`)).status, 404);
     assert.equal((await call('DELETE', `/api/segments/${ids.VIP}`)).status, 204);
+  });
+
+  test('computed traits: on the profile, in segments, in real time', async () => {
+    const define = async (name: string, expression: string) => {
+      const response = await call<{ id: string; expression: string }>('POST', '/api/computed-traits', {
+        name,
+        expression,
+      });
+      assert.equal(response.status, 201, JSON.stringify(response.body));
+      assert.equal(response.body.expression, expression);
+      return response.body.id;
+    };
+    const total = await define('totalRevenue', 'sum(event "Order Completed".revenue in last 90 days)');
+    await define('favouriteCategory', 'mode(event "Order Completed".category)');
+    await define('categories', 'distinct(event "Order Completed".category)');
+    await define('lastPurchase', 'last(event "Order Completed")');
+    await define('orders', 'count(event "Order Completed" where revenue >= 50)');
+
+    const ana = await profileOf('ana');
+    const profile = await cible.admin<{ computedTraits: Record<string, unknown> }>(`/api/profiles/${ana}`);
+    assert.deepEqual(profile.computedTraits, {
+      totalRevenue: 250,
+      favouriteCategory: 'shoes',
+      categories: ['hats', 'shoes'],
+      lastPurchase: anaLastOrder,
+      orders: 2,
+    });
+
+    const rich = await call<Segment>('POST', '/api/segments', {
+      name: 'Rich',
+      rule: 'trait totalRevenue > 260 and trait categories contains "shoes"',
+    });
+    assert.equal(rich.status, 201, JSON.stringify(rich.body));
+    const members = async () =>
+      (await cible.admin<{ profiles: { id: number }[] }>(`/api/segments/${rich.body.id}/members`)).profiles
+        .map((card) => card.id)
+        .sort();
+    // bob 300, cyd 540, dan 1,210 in 90 days; ana 250.
+    const others = [await profileOf('bob'), await profileOf('cyd'), await profileOf('dan')];
+    assert.deepEqual(await members(), [...others].sort());
+    await cible.sendBatch(web, [order('ana', 'o12', ago(0), 20)]);
+    assert.deepEqual(await members(), [...others, ana].sort());
+
+    const values = await cible.admin<{ values: { profileId: number; value: unknown }[] }>(
+      `/api/computed-traits/${total}/values`,
+    );
+    assert.equal(values.values.find((entry) => entry.profileId === ana)?.value, 270);
+
+    const bad = await call<{ error: { code: string; field: string } }>('POST', '/api/computed-traits', {
+      name: 'broken',
+      expression: 'sum(event "Order Completed")',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'CIBLE_ERR_SEGMENT_SYNTAX');
+    assert.match(bad.body.error.field, /line 1, column 28/);
+
+    const inUse = await call<{ error: { code: string } }>('DELETE', `/api/computed-traits/${total}`);
+    assert.equal(inUse.body.error.code, 'CIBLE_ERR_COMPUTED_TRAIT_IN_USE');
+    await call('PUT', `/api/computed-traits/${total}`, { name: 'revenue90' });
+    assert.equal(
+      (await cible.admin<Segment>(`/api/segments/${rich.body.id}`)).text,
+      'trait revenue90 > 260 and trait categories contains "shoes"',
+    );
+    assert.equal((await call('DELETE', `/api/segments/${rich.body.id}`)).status, 204);
+    assert.equal((await call('DELETE', `/api/computed-traits/${total}`)).status, 204);
   });
 
   test('segments and their members survive a restart', async () => {

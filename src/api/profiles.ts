@@ -98,6 +98,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         staleDays,
         suspectedDuplicates: duplicates === undefined ? null : duplicateOutput(duplicates, canonical),
       },
+      computedTraits: (await options.segments?.computedTraits.of(canonical)) ?? {},
       segments: (options.segments?.segmentsOf(canonical) ?? []).map((segment) => ({
         id: segment.id,
         name: segment.name,

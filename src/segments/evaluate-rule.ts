@@ -4,6 +4,7 @@ import {
   resolveDate,
   type DateTest,
   type EventCondition,
+  type EventExpression,
   type NumberOp,
   type OccurrenceCondition,
   type PropertyFilter,
@@ -29,6 +30,8 @@ export interface ProfileView {
 }
 
 export interface ViewEvent {
+  /** Recording order: ties in time go by it. */
+  readonly seq: number;
   readonly type: string;
   readonly event: string | null;
   /** Event time, ms. */
@@ -41,6 +44,8 @@ export interface EvaluateOptions {
   readonly now: number;
   /** The rule of a segment named by `in segment`; undefined when there is no such segment. */
   readonly segmentRule: (name: string) => Rule | undefined;
+  /** The expression of a computed trait, which a rule reads in place of a stored trait of that name. */
+  readonly computedTrait?: (name: string) => EventExpression | undefined;
 }
 
 /** Whether the profile meets the rule. */
@@ -56,8 +61,12 @@ function judge(rule: Rule, view: ProfileView, options: EvaluateOptions, within: 
       return rule.rules.some((child) => judge(child, view, options, within));
     case 'not':
       return !judge(rule.rule, view, options, within);
-    case 'trait':
-      return testValue(view.traits.get(rule.name), rule.test, options.now);
+    case 'trait': {
+      const computed = options.computedTrait?.(rule.name);
+      const value =
+        computed === undefined ? view.traits.get(rule.name) : evaluateExpression(computed, view.events, options.now);
+      return testValue(value, rule.test, options.now);
+    }
     case 'identifier':
       return view.identifierTypes.has(rule.type);
     case 'event':
@@ -222,4 +231,61 @@ function occurrence(condition: OccurrenceCondition, events: readonly ViewEvent[]
     }
   }
   return at !== undefined && testDate(at, condition.test, now);
+}
+
+/** The value of a computed trait for a profile with these events (see EventExpression). */
+export function evaluateExpression(expression: EventExpression, events: readonly ViewEvent[], now: number): unknown {
+  const { from, to } = windowBounds(expression.window, now);
+  const selected = events
+    .filter(
+      (candidate) =>
+        candidate.timestamp >= from &&
+        candidate.timestamp < to &&
+        matches(candidate, expression.event, expression.where, now),
+    )
+    .sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
+  const { aggregate, property } = expression;
+  if (aggregate === 'count') return selected.length;
+  if ((aggregate === 'first' || aggregate === 'last') && property === undefined) {
+    const event = aggregate === 'first' ? selected[0] : selected.at(-1);
+    return event === undefined ? null : new Date(event.timestamp).toISOString();
+  }
+  const valued = selected
+    .map((event) => ({ event, value: propertyAt(event.properties, property ?? []) }))
+    .filter(({ value }) => value !== undefined && value !== null);
+  switch (aggregate) {
+    case 'first':
+      return valued[0]?.value ?? null;
+    case 'last':
+      return valued.at(-1)?.value ?? null;
+    case 'sum':
+    case 'min':
+    case 'max':
+    case 'avg': {
+      const numbers = valued.map(({ value }) => value).filter((value): value is number => typeof value === 'number');
+      if (aggregate === 'sum') return numbers.reduce((total, value) => total + value, 0);
+      if (numbers.length === 0) return null;
+      if (aggregate === 'min') return Math.min(...numbers);
+      if (aggregate === 'max') return Math.max(...numbers);
+      return numbers.reduce((total, value) => total + value, 0) / numbers.length;
+    }
+    case 'mode': {
+      const counts = new Map<string, { count: number; latest: number; value: unknown }>();
+      for (const { event, value } of valued) {
+        const key = JSON.stringify(value);
+        const entry = counts.get(key) ?? { count: 0, latest: -Infinity, value };
+        entry.count += 1;
+        entry.latest = Math.max(entry.latest, event.timestamp);
+        counts.set(key, entry);
+      }
+      const best = [...counts].sort(
+        ([keyA, a], [keyB, b]) => b.count - a.count || b.latest - a.latest || (keyA < keyB ? -1 : keyA > keyB ? 1 : 0),
+      )[0];
+      return best === undefined ? null : best[1].value;
+    }
+    case 'distinct': {
+      const keys = [...new Set(valued.map(({ value }) => JSON.stringify(value)))].sort();
+      return keys.map((key) => JSON.parse(key) as unknown);
+    }
+  }
 }

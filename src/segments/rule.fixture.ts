@@ -1,4 +1,14 @@
-import type { DateTest, Duration, PropertyFilter, Rule, Scalar, ValueTest, Window } from './rule.ts';
+import type {
+  DateTest,
+  Duration,
+  EventExpression,
+  ExpressionAggregate,
+  PropertyFilter,
+  Rule,
+  Scalar,
+  ValueTest,
+  Window,
+} from './rule.ts';
 
 /** Random rules for tests, drawn from the values the test datasets hold, so that they select someone. */
 
@@ -27,6 +37,7 @@ export const generatorKinds = [
   'segment',
   'identifier',
   'where',
+  'computed',
   'op:=',
   'op:!=',
   'op:<',
@@ -61,6 +72,38 @@ export interface RandomRuleOptions {
   /** Filled with the generatorKinds the rule uses. */
   readonly covered?: Set<string>;
   readonly depth?: number;
+  /** Computed traits rules may read as traits. */
+  readonly computedTraits?: readonly string[];
+}
+
+const expressionAggregates: readonly ExpressionAggregate[] = [
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'first',
+  'last',
+  'mode',
+  'distinct',
+];
+
+/** A random computed trait over the test datasets' events. */
+export function randomExpression(random: Random): EventExpression {
+  const rule = randomRule(random, { segments: ['none'], depth: 0 });
+  const base = rule.kind === 'event' ? rule : undefined;
+  const aggregate = expressionAggregates[Math.floor(random() * expressionAggregates.length)]!;
+  const property =
+    aggregate === 'count' || ((aggregate === 'first' || aggregate === 'last') && random() < 0.4)
+      ? undefined
+      : properties[Math.floor(random() * properties.length)]!;
+  return {
+    aggregate,
+    event: events[Math.floor(random() * (events.length - 1))]!,
+    ...(property === undefined ? {} : { property }),
+    where: base?.where ?? [],
+    window: base?.window ?? { kind: 'ever' },
+  };
 }
 
 const traitNames = ['city', 'age', 'tags', 'plan', 'birthday', 'vip', 'firstSeen', 'missing'];
@@ -164,8 +207,14 @@ export function randomRule(random: Random, options: RandomRuleOptions): Rule {
     switch (
       mark(pick(['trait', 'trait', 'event', 'event', 'occurrence', 'segment', 'identifier'] as const))
     ) {
-      case 'trait':
+      case 'trait': {
+        const computed = options.computedTraits ?? [];
+        if (computed.length > 0 && random() < 0.4) {
+          mark('computed');
+          return { kind: 'trait', name: pick(computed), test: valueTest() };
+        }
         return { kind: 'trait', name: pick(traitNames), test: valueTest() };
+      }
       case 'identifier':
         return { kind: 'identifier', type: pick(['email', 'phone', 'userId', 'twitter']) };
       case 'segment':

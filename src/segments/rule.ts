@@ -82,6 +82,29 @@ export interface IdentifierCondition {
   readonly type: string;
 }
 
+/**
+ * A computed trait: a value per profile aggregated from its events, `sum(event "Order Completed".revenue
+ * in last 90 days)`, `mode(event "Order Completed".category)`. A rule reads it as a trait of that name.
+ * - `count` counts events (0 without any); `sum` adds a numeric property (0 without any); `min`,
+ *   `max`, `avg` read a numeric property (no value without any).
+ * - `first` and `last`: the time of the first or last event (ISO 8601 text), or with a property,
+ *   its value at the first or last event that has it. Ties in time go to the event recorded first
+ *   (for `first`) or last (for `last`).
+ * - `mode`: the most frequent value of a property; a tie goes to the value seen latest, then to
+ *   the smallest JSON text.
+ * - `distinct`: the list of a property's different values, sorted by their JSON text.
+ * Null and absent properties are skipped by every aggregate that reads one.
+ */
+export interface EventExpression {
+  readonly aggregate: ExpressionAggregate;
+  readonly event: string;
+  readonly property?: readonly string[];
+  readonly where: readonly PropertyFilter[];
+  readonly window: Window;
+}
+
+export type ExpressionAggregate = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last' | 'mode' | 'distinct';
+
 /** A test on an event property, `category = "shoes"`; the path reaches into nested objects. */
 export interface PropertyFilter {
   readonly property: readonly string[];

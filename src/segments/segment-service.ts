@@ -3,12 +3,24 @@ import type { IdentityGraph } from '../domain/identity-graph.ts';
 import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
-import type { RuleContext, SegmentChange, SegmentRecord, SegmentStore } from '../store/segment-store.ts';
+import type {
+  ComputedTraitRecord,
+  RuleContext,
+  SegmentChange,
+  SegmentRecord,
+  SegmentStore,
+} from '../store/segment-store.ts';
 import { parsedTrait, type IdentityChanges, type Store } from '../store/store.ts';
-import { evaluateRule, type ProfileView } from './evaluate-rule.ts';
-import { segmentsNamed, type Rule } from './rule.ts';
+import { evaluateExpression, evaluateRule, type ProfileView } from './evaluate-rule.ts';
+import { segmentsNamed, type EventExpression, type Rule } from './rule.ts';
 import { validateRule } from './rule-schema.ts';
-import { parseRule, printRule, SegmentSyntaxError } from './segment-text.ts';
+import {
+  parseExpression,
+  parseRule,
+  printExpression,
+  printRule,
+  SegmentSyntaxError,
+} from './segment-text.ts';
 
 /**
  * Segments as a person works with them: saved with a rule (text or tree), kept up to date, and
@@ -39,9 +51,38 @@ export interface SegmentService {
   overlap(a: string, b: string): { both: number; onlyA: number; onlyB: number };
   /** The segments a profile is in now. */
   segmentsOf(profileId: number): Segment[];
+  /** Named per-profile aggregates of events, which rules read as traits. */
+  readonly computedTraits: ComputedTraits;
   /** Loads the segments and who is in them; starts the schedule. */
   start(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface ComputedTraits {
+  create(input: ComputedTraitInput): Promise<ComputedTrait>;
+  update(id: string, input: Partial<ComputedTraitInput>): Promise<ComputedTrait>;
+  remove(id: string): Promise<void>;
+  get(id: string): ComputedTrait;
+  list(): ComputedTrait[];
+  /** Every person's value now, in profile order after the cursor. */
+  values(
+    id: string,
+    query: { after?: number; limit: number },
+  ): Promise<{ profileId: number; value: unknown }[]>;
+  /** A person's value of each computed trait now. */
+  of(profileId: number): Promise<Record<string, unknown>>;
+}
+
+export interface ComputedTraitInput {
+  readonly name: string;
+  readonly description?: string;
+  /** The text form: `sum(event "Order Completed".revenue in last 90 days)`. */
+  readonly expression: string;
+}
+
+export interface ComputedTrait extends ComputedTraitRecord {
+  /** The expression in the text form. */
+  readonly text: string;
 }
 
 /** A rule as a person sends it: the text form (a string), or the tree as JSON. */
@@ -93,8 +134,11 @@ function originsWritten(
 }
 
 /** The event names and trait names rules look at. */
-export function ruleNeeds(rules: readonly Rule[]): { events: string[]; traits: string[] } {
-  const events = new Set<string>();
+export function ruleNeeds(
+  rules: readonly Rule[],
+  computed: readonly EventExpression[] = [],
+): { events: string[]; traits: string[] } {
+  const events = new Set(computed.map((expression) => expression.event));
   const traits = new Set<string>();
   const visit = (rule: Rule): void => {
     if (rule.kind === 'and' || rule.kind === 'or') rule.rules.forEach(visit);
@@ -119,6 +163,9 @@ function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
 export function createSegmentService(options: SegmentServiceOptions): SegmentService {
   const clock = options.clock ?? Date.now;
   const segments = new Map<string, SegmentRecord>();
+  const computed = new Map<string, ComputedTraitRecord>();
+  const computedTrait = (name: string): EventExpression | undefined =>
+    [...computed.values()].find((trait) => trait.name === name)?.expression;
   const memberships = new Map<string, Set<number>>();
   const refreshedAt = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
@@ -163,6 +210,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       now: clock(),
       traitRules: withSourceIds(options.traitRules, options.sources.list()),
       segmentRule: rules,
+      computedTrait,
       merged: { origins, profiles },
     };
   }
@@ -288,7 +336,10 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     }
     const stored = await options.store.readProfileViews(
       groups,
-      ruleNeeds(live.map((segment) => segment.rule)),
+      ruleNeeds(
+        live.map((segment) => segment.rule),
+        [...computed.values()].map((trait) => trait.expression),
+      ),
     );
     const now = clock();
     const traitRules = withSourceIds(options.traitRules, options.sources.list());
@@ -302,7 +353,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         events: data.events,
       };
       for (const segment of live) {
-        const member = evaluateRule(segment.rule, view, { now, segmentRule });
+        const member = evaluateRule(segment.rule, view, { now, segmentRule, computedTrait });
         if (member !== (memberships.get(segment.id)?.has(profile) ?? false)) {
           changes.push({ segmentId: segment.id, profileId: profile, change: member ? 'entered' : 'exited' });
         }
@@ -357,19 +408,187 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     timer.unref();
   }
 
-  /** Renames `in segment` references from one name to another, in every saved rule. */
-  function renamed(rule: Rule, from: string, to: string): Rule {
+  /** A rule with the segment (or trait) it names under one name named under another. */
+  function renamed(rule: Rule, kind: 'segment' | 'trait', from: string, to: string): Rule {
     switch (rule.kind) {
       case 'and':
       case 'or':
-        return { ...rule, rules: rule.rules.map((child) => renamed(child, from, to)) };
+        return { ...rule, rules: rule.rules.map((child) => renamed(child, kind, from, to)) };
       case 'not':
-        return { ...rule, rule: renamed(rule.rule, from, to) };
+        return { ...rule, rule: renamed(rule.rule, kind, from, to) };
       case 'segment':
-        return rule.segment === from ? { ...rule, segment: to } : rule;
+        return kind === 'segment' && rule.segment === from ? { ...rule, segment: to } : rule;
+      case 'trait':
+        return kind === 'trait' && rule.name === from ? { ...rule, name: to } : rule;
       default:
         return rule;
     }
+  }
+
+  /** Saves the rules of the segments that name `from`, naming `to` instead. */
+  async function rename(kind: 'segment' | 'trait', from: string, to: string, at: number): Promise<void> {
+    if (from === to) return;
+    for (const segment of [...segments.values()]) {
+      const rule = renamed(segment.rule, kind, from, to);
+      if (JSON.stringify(rule) === JSON.stringify(segment.rule)) continue;
+      const rewritten = { ...segment, rule, updatedAt: at };
+      await options.store.saveSegment(rewritten);
+      segments.set(segment.id, rewritten);
+    }
+  }
+
+  function traitsNamed(rule: Rule): string[] {
+    switch (rule.kind) {
+      case 'and':
+      case 'or':
+        return rule.rules.flatMap(traitsNamed);
+      case 'not':
+        return traitsNamed(rule.rule);
+      case 'trait':
+        return [rule.name];
+      default:
+        return [];
+    }
+  }
+
+  function foundTrait(id: string): ComputedTraitRecord {
+    const trait = computed.get(id);
+    if (trait === undefined) {
+      throw new CibleError(
+        'CIBLE_ERR_COMPUTED_TRAIT_NOT_FOUND',
+        `There is no computed trait with id "${id}".`,
+        {
+          field: 'id',
+        },
+      );
+    }
+    return trait;
+  }
+
+  const traitView = (trait: ComputedTraitRecord): ComputedTrait => ({
+    ...trait,
+    text: printExpression(trait.expression),
+  });
+
+  function expressionOf(text: unknown): EventExpression {
+    if (typeof text !== 'string') {
+      throw new CibleError(
+        'CIBLE_ERR_API_INVALID_REQUEST',
+        'expression: give the computed trait as text, e.g. sum(event "Order Completed".revenue in last 90 days).',
+        { field: 'expression' },
+      );
+    }
+    try {
+      return parseExpression(text);
+    } catch (error) {
+      if (!(error instanceof SegmentSyntaxError)) throw error;
+      throw new CibleError('CIBLE_ERR_SEGMENT_SYNTAX', `The expression does not parse: ${error.message}.`, {
+        field: `expression (line ${error.line}, column ${error.column})`,
+        cause: error,
+      });
+    }
+  }
+
+  function checkTraitName(name: unknown, id?: string): string {
+    if (typeof name !== 'string' || name.trim() === '') {
+      throw new CibleError('CIBLE_ERR_API_INVALID_REQUEST', 'name: give the computed trait a name.', {
+        field: 'name',
+      });
+    }
+    const other = [...computed.values()].find((trait) => trait.name === name.trim());
+    if (other !== undefined && other.id !== id) {
+      throw new CibleError(
+        'CIBLE_ERR_COMPUTED_TRAIT_NAME_TAKEN',
+        `A computed trait named "${name.trim()}" exists already (${other.id}).`,
+        { field: 'name' },
+      );
+    }
+    return name.trim();
+  }
+
+  const computedTraits: ComputedTraits = {
+    async create(input) {
+      const name = checkTraitName(input.name);
+      const expression = expressionOf(input.expression);
+      const now = clock();
+      const trait: ComputedTraitRecord = {
+        id: `ct_${randomUUID().replaceAll('-', '').slice(0, 20)}`,
+        name,
+        description: input.description ?? '',
+        expression,
+        createdAt: now,
+        updatedAt: now,
+      };
+      await options.store.saveComputedTrait(trait);
+      computed.set(trait.id, trait);
+      // Segments may already read a stored trait of that name: from now on they read this one.
+      if (usersOfTrait(name).length > 0) await refreshAll();
+      return traitView(trait);
+    },
+
+    async update(id, input) {
+      const current = foundTrait(id);
+      const name = input.name === undefined ? current.name : checkTraitName(input.name, id);
+      const expression = input.expression === undefined ? current.expression : expressionOf(input.expression);
+      const trait: ComputedTraitRecord = {
+        ...current,
+        name,
+        description: input.description ?? current.description,
+        expression,
+        updatedAt: clock(),
+      };
+      await options.store.saveComputedTrait(trait);
+      computed.set(id, trait);
+      await rename('trait', current.name, name, trait.updatedAt);
+      if (usersOfTrait(name).length > 0) await refreshAll();
+      return traitView(trait);
+    },
+
+    async remove(id) {
+      const trait = foundTrait(id);
+      const users = usersOfTrait(trait.name);
+      if (users.length > 0) {
+        throw new CibleError(
+          'CIBLE_ERR_COMPUTED_TRAIT_IN_USE',
+          `Computed trait "${trait.name}" is read by ${users.map((user) => `"${user.name}" (${user.id})`).join(', ')}.`,
+          { field: 'id' },
+        );
+      }
+      await options.store.deleteComputedTrait(id, clock());
+      computed.delete(id);
+    },
+
+    get: (id) => traitView(foundTrait(id)),
+    list: () => [...computed.values()].map(traitView),
+
+    async values(id, query) {
+      return options.store.computedValues(foundTrait(id).expression, context(), query);
+    },
+
+    async of(profileId) {
+      const traits = [...computed.values()];
+      if (traits.length === 0) return {};
+      const graph = options.graph();
+      const members = graph.members(profileId);
+      if (members.length === 0) return {};
+      const needs = ruleNeeds(
+        [],
+        traits.map((trait) => trait.expression),
+      );
+      const views = await options.store.readProfileViews(new Map([[profileId, members]]), {
+        ...needs,
+        traits: [],
+      });
+      const events = views.get(profileId)?.events ?? [];
+      const now = clock();
+      return Object.fromEntries(
+        traits.map((trait) => [trait.name, evaluateExpression(trait.expression, events, now)]),
+      );
+    },
+  };
+
+  function usersOfTrait(name: string): SegmentRecord[] {
+    return [...segments.values()].filter((segment) => traitsNamed(segment.rule).includes(name));
   }
 
   return {
@@ -402,21 +621,9 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         rule,
         updatedAt: clock(),
       };
-      const dependants =
-        name === current.name
-          ? []
-          : [...segments.values()].filter((other) => segmentsNamed(other.rule).includes(current.name));
       await options.store.saveSegment(segment);
       segments.set(id, segment);
-      for (const dependant of dependants) {
-        const rewritten = {
-          ...dependant,
-          rule: renamed(dependant.rule, current.name, name),
-          updatedAt: segment.updatedAt,
-        };
-        await options.store.saveSegment(rewritten);
-        segments.set(dependant.id, rewritten);
-      }
+      await rename('segment', current.name, name, segment.updatedAt);
       await refreshAll();
       return view(segment);
     },
@@ -501,7 +708,10 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         .map(view);
     },
 
+    computedTraits,
+
     async start() {
+      for (const trait of await options.store.listComputedTraits()) computed.set(trait.id, trait);
       for (const segment of await options.store.listSegments()) segments.set(segment.id, segment);
       for (const [id, members] of await options.store.loadMemberships()) memberships.set(id, members);
       schedule();

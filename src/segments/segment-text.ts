@@ -38,6 +38,8 @@ import {
   type DateTest,
   type Duration,
   type EventCondition,
+  type EventExpression,
+  type ExpressionAggregate,
   type NumberOp,
   type PropertyFilter,
   type Rule,
@@ -67,6 +69,20 @@ export class SegmentSyntaxError extends Error {
 /** Reads the text form of a rule; throws SegmentSyntaxError for text that is not one. */
 export function parseRule(text: string): Rule {
   return createParser(text).rule();
+}
+
+/** Reads the text form of a computed trait, `sum(event "Order Completed".revenue in last 90 days)`. */
+export function parseExpression(text: string): EventExpression {
+  return createParser(text).expression();
+}
+
+/** Writes a computed trait in the canonical text form, which parseExpression reads back. */
+export function printExpression(expression: EventExpression): string {
+  const property = expression.property === undefined ? '' : `.${printPath(expression.property)}`;
+  return (
+    `${expression.aggregate}(event ${JSON.stringify(expression.event)}${property}` +
+    `${printWhere(expression.where)}${printWindow(expression.window)})`
+  );
 }
 
 /** Writes a rule in the canonical text form, which parseRule reads back to the same tree. */
@@ -115,6 +131,17 @@ const keywords = new Set([
 
 const bareName = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
 const aggregates = ['count', 'sum', 'min', 'max', 'avg'] as const;
+const expressionAggregates = [
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'first',
+  'last',
+  'mode',
+  'distinct',
+] as const;
 const units: Readonly<Record<string, TimeUnit>> = {
   minute: 'minutes',
   minutes: 'minutes',
@@ -737,7 +764,68 @@ function createParser(text: string) {
     return chain('or', and);
   }
 
+  /** A computed trait: an aggregate of events, alone. */
+  function expression(): EventExpression {
+    const first = peek();
+    const aggregate = first.kind === 'word' ? (first.value as string).toLowerCase() : '';
+    if (!(expressionAggregates as readonly string[]).includes(aggregate)) {
+      fail(first, {
+        lead: first.kind === 'end' ? 'the computed trait is empty' : undefined,
+        expected: [`an aggregate (${expressionAggregates.join(', ')})`],
+        hint: 'Write it as in sum(event "Order Completed".revenue in last 90 days)',
+      });
+    }
+    next();
+    const which = aggregate as ExpressionAggregate;
+    expectMark('(', `after ${which}`);
+    expectWord('event', `after ${which}(`);
+    const name = eventName(`after ${which}(event`);
+    let property: string[] | undefined;
+    const dot = peek();
+    if (isMark(dot, '.')) {
+      if (which === 'count') {
+        fail(dot, {
+          expected: ['where', 'in last', 'between', ')'],
+          context: `after count(event ${JSON.stringify(name)}`,
+          hint: 'count counts events; drop the .property, or use sum, min, max, avg, mode or distinct',
+        });
+      }
+      next();
+      property = path('a property name', `after ${JSON.stringify(name)}.`);
+    } else if (which !== 'count' && which !== 'first' && which !== 'last') {
+      fail(dot, {
+        expected: ['.property'],
+        context: `after ${which}(event ${JSON.stringify(name)}`,
+        hint: `${which} reads a property of each event, e.g. ${which}(event "Order Completed".category)`,
+      });
+    }
+    const where = isWord(peek(), 'where') ? (next(), filters()) : [];
+    const range = window() ?? { kind: 'ever' };
+    const close = peek();
+    if (!isMark(close, ')')) {
+      const expected =
+        range.kind !== 'ever' ? [')'] : [where.length > 0 ? 'and' : 'where', 'in last', 'between', ')'];
+      fail(close, { expected, context: `in ${which}(event ${JSON.stringify(name)} ...)` });
+    }
+    next();
+    const rest = peek();
+    if (rest.kind !== 'end') {
+      fail(rest, {
+        expected: ['end of input'],
+        hint: 'A computed trait is one aggregate; segments compare it: trait <name> > 200',
+      });
+    }
+    return {
+      aggregate: which,
+      event: name,
+      ...(property === undefined ? {} : { property }),
+      where,
+      window: range,
+    };
+  }
+
   return {
+    expression,
     rule(): Rule {
       const first = peek();
       if (first.kind === 'end') {

@@ -1,6 +1,6 @@
 import type { TraitRules } from '../domain/traits.ts';
 import type { ViewEvent } from '../segments/evaluate-rule.ts';
-import type { Rule } from '../segments/rule.ts';
+import type { EventExpression, Rule } from '../segments/rule.ts';
 import type { ProfileGroups, TraitRow } from './store.ts';
 
 /**
@@ -15,6 +15,18 @@ export interface SegmentStore {
   listSegments(): Promise<SegmentRecord[]>;
   /** Marks the segment deleted: it leaves the lists, its history stays. */
   deleteSegment(id: string, at: number): Promise<void>;
+
+  /** Inserts the computed trait, or replaces the stored one with the same id. */
+  saveComputedTrait(trait: ComputedTraitRecord): Promise<void>;
+  /** Computed traits not deleted, oldest first. */
+  listComputedTraits(): Promise<ComputedTraitRecord[]>;
+  deleteComputedTrait(id: string, at: number): Promise<void>;
+  /** Every person's value of a computed trait now, in profile order after the cursor (a profile id). */
+  computedValues(
+    expression: EventExpression,
+    context: RuleContext,
+    query: { after?: number; limit: number },
+  ): Promise<{ profileId: number; value: unknown }[]>;
 
   /** How many profiles meet the rule now, and a sample of them (stable for the same members). */
   previewRule(
@@ -72,6 +84,16 @@ export interface SegmentRecord {
   readonly updatedAt: number;
 }
 
+export interface ComputedTraitRecord {
+  readonly id: string;
+  readonly name: string;
+  readonly description: string;
+  readonly expression: EventExpression;
+  /** Milliseconds since the epoch. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
 /** What judging a rule over the store needs besides the rule. */
 export interface RuleContext {
   /** The time the rule is judged at, ms. */
@@ -79,6 +101,8 @@ export interface RuleContext {
   readonly traitRules: TraitRules;
   /** The rule of the segment a rule names with `in segment`. */
   readonly segmentRule: (name: string) => Rule | undefined;
+  /** The expression of a computed trait, which rules read as a trait of that name. */
+  readonly computedTrait?: (name: string) => EventExpression | undefined;
   /** Origin profiles merged into another profile, and that profile (from the identity graph). */
   readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
 }

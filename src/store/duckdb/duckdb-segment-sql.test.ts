@@ -2,11 +2,22 @@ import assert from 'node:assert/strict';
 import { before, after, describe, test } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { mergeTraits, type TraitRules, type TraitValue } from '../../domain/traits.ts';
-import { evaluateRule, type ProfileView, type ViewEvent } from '../../segments/evaluate-rule.ts';
-import { parseIsoDate, type Rule } from '../../segments/rule.ts';
-import { compileSegmentQuery, isoMs } from './duckdb-segment-sql.ts';
+import {
+  evaluateExpression,
+  evaluateRule,
+  type ProfileView,
+  type ViewEvent,
+} from '../../segments/evaluate-rule.ts';
+import { parseIsoDate, type EventExpression, type Rule } from '../../segments/rule.ts';
+import { compileExpressionQuery, compileSegmentQuery, isoMs } from './duckdb-segment-sql.ts';
 import { migrate } from './duckdb-store.ts';
-import { randomRule, generatorKinds, mulberry32, type Random } from '../../segments/rule.fixture.ts';
+import {
+  generatorKinds,
+  mulberry32,
+  randomExpression,
+  randomRule,
+  type Random,
+} from '../../segments/rule.fixture.ts';
 
 const day = 86_400_000;
 const now = Date.UTC(2026, 5, 15, 12);
@@ -87,6 +98,7 @@ function generate(random: Random): Dataset {
       if (random() < 0.7) properties.category = pick(random, ['shoes', 'hats', 'Shoes']);
       if (random() < 0.5) properties.product = { price: pick(random, [5, 50, 500]), tags: ['sale'] };
       events.push({
+        seq: events.length,
         origin,
         type: pick(random, ['track', 'track', 'track', 'page']),
         event: pick(random, ['Order Completed', 'Order Completed', 'Product Viewed', 'Signed Up']),
@@ -154,7 +166,7 @@ async function load(connection: DuckDBConnection, data: Dataset): Promise<void> 
   await connection.run(`INSERT INTO identities VALUES ${identityRows.join(',')}`);
   const eventRows = data.events.map(
     (event, index) =>
-      `(${index}, 'web', 'e${index}', ${sql(event.type)}, ${sql(event.event)}, ${sql(new Date(event.timestamp).toISOString())}, ` +
+      `(${event.seq}, 'web', 'e${index}', ${sql(event.type)}, ${sql(event.event)}, ${sql(new Date(event.timestamp).toISOString())}, ` +
       `${sql(new Date(event.timestamp).toISOString())}, ${sql(JSON.stringify(event.properties))}, ${event.origin})`,
   );
   await connection.run(
@@ -178,12 +190,15 @@ describe('segment rules in DuckDB and in memory', () => {
   const profileViews = views(data);
   const segments = new Map<string, Rule>();
   const segmentRule = (name: string) => segments.get(name);
+  const computed = new Map<string, EventExpression>();
+  const computedTrait = (name: string) => computed.get(name);
   const merged = {
     origins: [...data.merged.keys()],
     profiles: [...data.merged.values()],
   };
 
   before(async () => {
+    for (let i = 0; i < 6; i++) computed.set(`c${i}`, randomExpression(random));
     instance = await DuckDBInstance.create(':memory:');
     connection = await instance.connect();
     await load(connection, data);
@@ -205,14 +220,14 @@ describe('segment rules in DuckDB and in memory', () => {
   });
 
   async function inSql(rule: Rule): Promise<number[]> {
-    const query = compileSegmentQuery(rule, { now, traitRules, segmentRule, merged });
+    const query = compileSegmentQuery(rule, { now, traitRules, segmentRule, merged, computedTrait });
     const rows = (await connection.runAndReadAll(query.sql, query.params)).getRowObjects();
     return rows.map((row) => Number(row.profile)).sort((a, b) => a - b);
   }
 
   function inMemory(rule: Rule): number[] {
     return [...profileViews]
-      .filter(([, view]) => evaluateRule(rule, view, { now, segmentRule }))
+      .filter(([, view]) => evaluateRule(rule, view, { now, segmentRule, computedTrait }))
       .map(([profile]) => profile)
       .sort((a, b) => a - b);
   }
@@ -266,7 +281,12 @@ describe('segment rules in DuckDB and in memory', () => {
     for (let i = 0; i < rules; i++) {
       // Every subtree on its own too: a wrong condition would often be hidden inside and/or/not.
       for (const rule of subtrees(
-        randomRule(random, { segments: [...segments.keys()], covered, depth: 2 }),
+        randomRule(random, {
+          segments: [...segments.keys()],
+          covered,
+          depth: 2,
+          computedTraits: [...computed.keys()],
+        }),
       )) {
         const key = JSON.stringify(rule);
         if (checked.has(key)) continue;
@@ -282,6 +302,30 @@ describe('segment rules in DuckDB and in memory', () => {
       'the generated rules cover every node, operator, window and date form',
     );
     assert.ok(nonTrivial > checked.size / 4, `${nonTrivial} of ${checked.size} rules split the profiles`);
+  });
+
+  test('computed traits: both evaluators give every profile the same value', async () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 120; i++) {
+      const expression = randomExpression(random);
+      seen.add(`${expression.aggregate}:${expression.property === undefined ? 'time' : 'property'}`);
+      const query = compileExpressionQuery(expression, { now, traitRules, segmentRule, merged });
+      const rows = (await connection.runAndReadAll(query.sql, query.params)).getRowObjects();
+      const inSqlValues = new Map(
+        rows.map((row) => [
+          Number(row.profile),
+          row.v === null ? null : (JSON.parse(String(row.v)) as unknown),
+        ]),
+      );
+      for (const [profile, view] of profileViews) {
+        assert.deepEqual(
+          inSqlValues.get(profile),
+          evaluateExpression(expression, view.events, now),
+          `profile ${profile}, ${JSON.stringify(expression)}`,
+        );
+      }
+    }
+    assert.ok(seen.size >= 10, [...seen].join(', '));
   });
 
   test('dates: DuckDB reads exactly the ISO 8601 texts parseIsoDate reads, to the same millisecond', async () => {

@@ -6,6 +6,7 @@ import {
   resolveDate,
   type DateTest,
   type EventCondition,
+  type EventExpression,
   type NumberOp,
   type OccurrenceCondition,
   type PropertyFilter,
@@ -13,6 +14,7 @@ import {
   type Scalar,
   type TraitCondition,
   type ValueTest,
+  type Window,
 } from '../../segments/rule.ts';
 import { idList } from './append-rows.ts';
 
@@ -35,6 +37,8 @@ export interface SegmentQueryOptions {
   readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
   /** Judges only these profiles (the others are left out of the result). */
   readonly profiles?: readonly number[] | undefined;
+  /** The expression of a computed trait, read in place of a stored trait of that name. */
+  readonly computedTrait?: ((name: string) => EventExpression | undefined) | undefined;
 }
 
 export interface SegmentQuery {
@@ -47,6 +51,25 @@ export interface SegmentQuery {
 export function compileSegmentQuery(rule: Rule, options: SegmentQueryOptions): SegmentQuery {
   const compiler = createCompiler(options);
   const predicate = compiler.predicate(rule, []);
+  return assemble(compiler, options, 'people.profile', predicate);
+}
+
+/** The query selecting every person's value (`profile`, `v` as JSON) of a computed trait. */
+export function compileExpressionQuery(
+  expression: EventExpression,
+  options: SegmentQueryOptions,
+): SegmentQuery {
+  const compiler = createCompiler(options);
+  const value = compiler.expression(expression);
+  return assemble(compiler, options, `people.profile, ${value} AS v`, 'true');
+}
+
+function assemble(
+  compiler: Compiler,
+  options: SegmentQueryOptions,
+  columns: string,
+  predicate: string,
+): SegmentQuery {
   const only =
     options.profiles === undefined
       ? ''
@@ -61,7 +84,7 @@ export function compileSegmentQuery(rule: Rule, options: SegmentQueryOptions): S
     .map((name) => `LEFT JOIN ${name} ON ${name}.profile = people.profile`)
     .join('\n');
   return {
-    sql: `WITH ${ctes.join(',\n')}\nSELECT people.profile FROM people\n${joins}\nWHERE ${predicate}`,
+    sql: `WITH ${ctes.join(',\n')}\nSELECT ${columns} FROM people\n${joins}\nWHERE ${predicate}`,
     params: compiler.params,
   };
 }
@@ -72,6 +95,8 @@ interface Compiler {
   readonly params: DuckDBValue[];
   param(value: DuckDBValue): string;
   predicate(rule: Rule, within: readonly string[]): string;
+  /** A computed trait's value per person (a JSON expression over the joined tables). */
+  expression(expression: EventExpression): string;
 }
 
 const numericJson = `('BIGINT', 'UBIGINT', 'DOUBLE')`;
@@ -82,6 +107,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
   const params: DuckDBValue[] = [];
   const traitTables = new Map<string, string>();
   const identifierTables = new Map<string, string>();
+  const computedValues = new Map<string, string>();
 
   function param(value: DuckDBValue): string {
     params.push(value);
@@ -137,15 +163,78 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     return [`e.type = 'track'`, `e.event = ${param(event)}`, ...filters].join(' AND ');
   }
 
-  function eventTable(condition: EventCondition): string {
-    const bounds: string[] = [];
-    const window = condition.window;
-    if (window.kind === 'last') {
-      bounds.push(`e.timestamp >= ${instant(options.now - durationMs(window.duration))}`);
-    } else if (window.kind === 'between') {
-      bounds.push(`e.timestamp >= ${instant(resolveDate({ at: window.from }, options.now))}`);
-      bounds.push(`e.timestamp < ${instant(resolveDate({ at: window.to }, options.now))}`);
+  function windowBounds(window: Window): string[] {
+    if (window.kind === 'last')
+      return [`e.timestamp >= ${instant(options.now - durationMs(window.duration))}`];
+    if (window.kind === 'between') {
+      return [
+        `e.timestamp >= ${instant(resolveDate({ at: window.from }, options.now))}`,
+        `e.timestamp < ${instant(resolveDate({ at: window.to }, options.now))}`,
+      ];
     }
+    return [];
+  }
+
+  /** A computed trait's value per person: a CTE, read through the returned JSON expression. */
+  function expression(computed: EventExpression): string {
+    const where = [eventFilter(computed.event, computed.where), ...windowBounds(computed.window)];
+    const from = `FROM events e LEFT JOIN merged ON merged.origin = e.profile_id`;
+    const profile = `${profileOf('e.profile_id')} AS profile`;
+    const { aggregate } = computed;
+    const property =
+      computed.property === undefined
+        ? undefined
+        : `json_extract(e.properties, ${param(jsonPath(computed.property))})`;
+    const present =
+      property === undefined ? 'true' : `(${property} IS NOT NULL AND json_type(${property}) <> 'NULL')`;
+    if (aggregate === 'mode' && property !== undefined) {
+      const name = table(
+        'c',
+        `SELECT profile, first(value ORDER BY n DESC, latest DESC, text ASC) AS v FROM (
+           SELECT ${profile}, ${property}::VARCHAR AS text, any_value(${property}) AS value, count(*) AS n,
+                  max(e.timestamp) AS latest
+           ${from} WHERE ${[...where, present].join(' AND ')} GROUP BY ALL)
+         GROUP BY profile`,
+      );
+      return `${name}.v`;
+    }
+    let value: string;
+    switch (aggregate) {
+      case 'count':
+        value = 'to_json(count(*))';
+        break;
+      case 'sum':
+      case 'min':
+      case 'max':
+      case 'avg':
+        value = `to_json(${aggregate}(CASE WHEN json_type(${property}) IN ${numericJson} THEN try_cast(${property} AS DOUBLE) END))`;
+        break;
+      case 'first':
+      case 'last': {
+        const direction = aggregate === 'first' ? 'ASC' : 'DESC';
+        value =
+          property === undefined
+            ? `to_json(strftime(make_timestamp(epoch_us(${aggregate === 'first' ? 'min' : 'max'}(e.timestamp))), '%Y-%m-%dT%H:%M:%S.%gZ'))`
+            : `first(${property} ORDER BY e.timestamp ${direction}, e.seq ${direction}) FILTER (WHERE ${present})`;
+        break;
+      }
+      case 'mode':
+      case 'distinct':
+        value = `('[' || string_agg(DISTINCT ${property}::VARCHAR, ',' ORDER BY ${property}::VARCHAR) FILTER (WHERE ${present}) || ']')::JSON`;
+        break;
+    }
+    const name = table(
+      'c',
+      `SELECT ${profile}, ${value} AS v ${from} WHERE ${where.join(' AND ')} GROUP BY ALL`,
+    );
+    // Without any event: count and sum are 0, distinct an empty list; the others have no value.
+    if (aggregate === 'count' || aggregate === 'sum') return `coalesce(${name}.v, '0'::JSON)`;
+    if (aggregate === 'distinct') return `coalesce(${name}.v, '[]'::JSON)`;
+    return `${name}.v`;
+  }
+
+  function eventTable(condition: EventCondition): string {
+    const bounds = windowBounds(condition.window);
     let value = 'count(*)';
     if (condition.aggregate !== 'count') {
       const property = `json_extract(e.properties, ${param(jsonPath(condition.property ?? []))})`;
@@ -223,6 +312,12 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
   }
 
   function traitPredicate(condition: TraitCondition): string {
+    const computed = options.computedTrait?.(condition.name);
+    if (computed !== undefined) {
+      let value = computedValues.get(condition.name);
+      if (value === undefined) computedValues.set(condition.name, (value = expression(computed)));
+      return valueTest(value, condition.test);
+    }
     return valueTest(`${traitTable(condition.name)}.v`, condition.test);
   }
 
@@ -263,7 +358,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     return `${value} ${op === '!=' ? '<>' : op} ${param(bound)}::DOUBLE`;
   }
 
-  return { ctes, joins, params, param, predicate };
+  return { ctes, joins, params, param, predicate, expression };
 }
 
 /** A JSON path reaching into nested objects, each key quoted. */

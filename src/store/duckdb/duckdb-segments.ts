@@ -1,11 +1,17 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import type { Rule } from '../../segments/rule.ts';
+import type { EventExpression, Rule } from '../../segments/rule.ts';
 import type { ViewEvent } from '../../segments/evaluate-rule.ts';
-import type { RuleContext, SegmentChange, SegmentRecord, SegmentStore } from '../segment-store.ts';
+import type {
+  ComputedTraitRecord,
+  RuleContext,
+  SegmentChange,
+  SegmentRecord,
+  SegmentStore,
+} from '../segment-store.ts';
 import type { ProfileGroups, TraitRow } from '../store.ts';
 import { groupPairs, groupsTable } from './duckdb-profile-facts.ts';
 import { idList, timestampValue } from './append-rows.ts';
-import { compileSegmentQuery } from './duckdb-segment-sql.ts';
+import { compileExpressionQuery, compileSegmentQuery } from './duckdb-segment-sql.ts';
 
 const day = 86_400_000;
 
@@ -111,6 +117,57 @@ export async function createDuckdbSegmentStore(
     deleteSegment: (id, at) =>
       serial(async () => {
         await connection.run('UPDATE segments SET deleted_at = ? WHERE id = ?', [timestampValue(at), id]);
+      }),
+
+    saveComputedTrait: (trait) =>
+      serial(async () => {
+        await connection.run(`INSERT OR REPLACE INTO computed_traits VALUES (?, ?, ?, ?, ?, ?, NULL)`, [
+          trait.id,
+          trait.name,
+          trait.description,
+          JSON.stringify(trait.expression),
+          timestampValue(trait.createdAt),
+          timestampValue(trait.updatedAt),
+        ]);
+      }),
+
+    listComputedTraits: () =>
+      serial(async () => {
+        const found = await rows(
+          `SELECT id, name, description, expression::VARCHAR AS expression,
+                  epoch_ms(created_at)::DOUBLE AS created_at, epoch_ms(updated_at)::DOUBLE AS updated_at
+           FROM computed_traits WHERE deleted_at IS NULL ORDER BY created_at, id`,
+        );
+        return found.map((row): ComputedTraitRecord => ({
+          id: String(row.id),
+          name: String(row.name),
+          description: String(row.description),
+          expression: JSON.parse(String(row.expression)) as EventExpression,
+          createdAt: Number(row.created_at),
+          updatedAt: Number(row.updated_at),
+        }));
+      }),
+
+    deleteComputedTrait: (id, at) =>
+      serial(async () => {
+        await connection.run('UPDATE computed_traits SET deleted_at = ? WHERE id = ?', [
+          timestampValue(at),
+          id,
+        ]);
+      }),
+
+    computedValues: (expression, context, { after, limit }) =>
+      serial(async () => {
+        const compiled = compileExpressionQuery(expression, context);
+        const found = await rows(
+          `SELECT profile::DOUBLE AS profile, v::VARCHAR AS v FROM (${compiled.sql}) WHERE profile > ${Math.floor(after ?? -1)}
+           ORDER BY profile LIMIT ${Math.floor(limit)}`,
+          compiled.params,
+        );
+        return found.map((row) => ({
+          profileId: Number(row.profile),
+          value: row.v === null ? null : (JSON.parse(String(row.v)) as unknown),
+        }));
       }),
 
     previewRule: (rule, context, sampleSize) =>
@@ -277,7 +334,8 @@ async function readProfileViews(
   if (needs.events.length > 0) {
     const events = await connection.runAndReadAll(
       `WITH ${groupsTable}
-       SELECT g.profile::DOUBLE AS profile, e.event, epoch_ms(e.timestamp)::DOUBLE AS at, e.properties::VARCHAR AS properties
+       SELECT g.profile::DOUBLE AS profile, e.seq::DOUBLE AS seq, e.event, epoch_ms(e.timestamp)::DOUBLE AS at,
+              e.properties::VARCHAR AS properties
        FROM events e JOIN g ON g.origin = e.profile_id
        WHERE e.rowid IN (SELECT rowid FROM events WHERE profile_id IN (SELECT origin FROM members))
          AND e.type = 'track' AND e.event IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
@@ -285,6 +343,7 @@ async function readProfileViews(
     );
     for (const row of events.getRowObjects()) {
       views.get(Number(row.profile))?.events.push({
+        seq: Number(row.seq),
         type: 'track',
         event: String(row.event),
         timestamp: Number(row.at),

@@ -229,4 +229,19 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 7,
+    name: 'computed traits',
+    statements: [
+      `CREATE TABLE computed_traits (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        description VARCHAR NOT NULL,
+        expression JSON NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        updated_at TIMESTAMPTZ NOT NULL,
+        deleted_at TIMESTAMPTZ
+      )`,
+    ],
+  },
 ];
