@@ -365,3 +365,41 @@ describe('segments through the API', () => {
     );
   });
 });
+
+describe('the schedule', () => {
+  test('moves people out of time-based segments without any event', async () => {
+    let later = 0;
+    const scheduled = await startTestCible({ CIBLE_SEGMENT_REFRESH_SECONDS: '1' }, undefined, {
+      segmentClock: () => Date.now() + later,
+    });
+    try {
+      const key = await scheduled.createSource('web');
+      await scheduled.sendBatch(key, [order('zoe', 'z1', ago(30, 60_000), 10)]);
+      const created = await scheduled.app.inject({
+        method: 'POST',
+        url: '/api/segments',
+        headers: { authorization: `Bearer ${adminToken}` },
+        payload: { name: 'Recent buyers', rule: 'count(event "Order Completed" in last 30 days) >= 1' },
+      });
+      const segment = created.json<Segment>();
+      assert.equal(segment.size, 1);
+      // Two minutes on, the order is out of the window: the next scheduled run moves her out.
+      later = 120_000;
+      const deadline = Date.now() + 5000;
+      let events: ChangeEvent[] = [];
+      while (Date.now() < deadline) {
+        events = (await scheduled.admin<{ events: ChangeEvent[] }>(`/api/segments/${segment.id}/changes`))
+          .events;
+        if (events.length === 2) break;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      assert.deepEqual(
+        events.map((event) => event.event),
+        ['Segment Entered', 'Segment Exited'],
+      );
+      assert.equal((await scheduled.admin<Segment>(`/api/segments/${segment.id}`)).size, 0);
+    } finally {
+      await scheduled.close();
+    }
+  });
+});
