@@ -5,6 +5,8 @@ import { adminApi, adminAuth } from './api/admin.ts';
 import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
 import { segmentsApi } from './api/segments.ts';
+import { computedTraitsApi } from './api/computed-traits.ts';
+import { analysisApi } from './api/analysis.ts';
 import type { SegmentService } from './segments/segment-service.ts';
 import { qualityApi } from './api/quality.ts';
 import type { IdentifierRules } from './domain/identifiers.ts';
@@ -127,7 +129,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         identityRules: deps.identityRules,
         sources: deps.sources,
       });
+      await scope.register(computedTraitsApi, { segments: deps.segments });
     }
+    await scope.register(analysisApi, {
+      identity: deps.identity,
+      reader: deps.reader,
+      traitRules: deps.traitRules,
+      identityRules: deps.identityRules,
+      sources: deps.sources,
+      store: deps.store,
+      segments: deps.segments,
+    });
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
     if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });
   });

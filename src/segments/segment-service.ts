@@ -175,6 +175,10 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   /** Origin profiles written to since the last round of real-time evaluation. */
   let pending = new Set<number>();
   let evaluating: Promise<void> | undefined;
+  /** Touches counted, and the last of them a finished round covered. */
+  let touchedRound = 0;
+  let evaluatedRound = 0;
+  const waiters = new Set<{ round: number; resolve: () => void }>();
   let closed = false;
 
   const byName = (name: string): SegmentRecord | undefined =>
@@ -374,15 +378,27 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     if (segments.size === 0 || closed) return;
     for (const origin of origins) pending.add(origin);
     if (pending.size === 0) return;
+    touchedRound += 1;
     evaluating ??= (async () => {
       try {
         while (pending.size > 0 && !closed) {
           const batch = pending;
+          const round = touchedRound;
           pending = new Set();
           await exclusive(() => evaluateTouched(batch)).catch((error: unknown) => options.onError?.(error));
+          evaluatedRound = round;
+          for (const waiter of [...waiters]) {
+            if (waiter.round <= round) {
+              waiters.delete(waiter);
+              waiter.resolve();
+            }
+          }
         }
       } finally {
         evaluating = undefined;
+        // Closing leaves touches unevaluated: nobody should wait for them.
+        for (const waiter of waiters) waiter.resolve();
+        waiters.clear();
       }
     })();
   }
@@ -659,8 +675,10 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     refreshAll,
     touched,
 
-    async settled() {
-      while (evaluating !== undefined) await evaluating;
+    settled() {
+      // Waits for the touches made so far only: under a steady load, rounds never stop.
+      if (evaluatedRound >= touchedRound || evaluating === undefined) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.add({ round: touchedRound, resolve }));
     },
 
     watch(store) {

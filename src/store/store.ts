@@ -2,6 +2,7 @@ import type { EventType, StoredEvent } from '../domain/events.ts';
 import type { Identifier, IdentifierRejectionKind } from '../domain/identifiers.ts';
 import type { IdentifierPrefix, TraitFilter } from '../domain/profile-search.ts';
 import type { TraitValue } from '../domain/traits.ts';
+import type { AnalysisStore } from './analysis-store.ts';
 import type { ImportStore } from './import-store.ts';
 import type { SegmentStore } from './segment-store.ts';
 
@@ -69,6 +70,8 @@ export interface Store {
   readonly imports: ImportStore;
   /** Segments and who was in them when. */
   readonly segments: SegmentStore;
+  /** RFM scores and what sets a segment apart, over the whole base. */
+  readonly analysis: AnalysisStore;
 
   close(): Promise<void>;
 }

@@ -38,6 +38,7 @@ import {
 import { findSuspectedDuplicates, qualityReport } from './duckdb-quality.ts';
 import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { createDuckdbSegmentStore } from './duckdb-segments.ts';
+import { createDuckdbAnalysisStore } from './duckdb-analysis.ts';
 import { readProfileFacts } from './duckdb-profile-facts.ts';
 import { migrations } from './migrations.ts';
 
@@ -84,6 +85,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
   // Segments evaluated over the whole base, away from both.
   const segmentConnection = await instance.connect();
   const liveSegmentConnection = await instance.connect();
+  // Analyses read the whole base too, away from all of them.
+  const analysisConnection = await instance.connect();
   await migrate(writer);
   const segments = await createDuckdbSegmentStore(segmentConnection, liveSegmentConnection);
 
@@ -343,6 +346,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     qualityReport: (options) => qualityReport(reader, options),
     imports: createDuckdbImportStore(importer),
     segments,
+    analysis: createDuckdbAnalysisStore(analysisConnection),
 
     async close() {
       await writing;
@@ -352,6 +356,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       background.closeSync();
       segmentConnection.closeSync();
       liveSegmentConnection.closeSync();
+      analysisConnection.closeSync();
       instance.closeSync();
     },
   };
