@@ -43,6 +43,8 @@ export interface AppDeps {
   readonly logger?: FastifyServerOptions['logger'];
 }
 
+const segmentRoutes = ['/api/segments', '/api/computed-traits', '/api/analysis'];
+
 /** Builds the HTTP application from its dependencies. Reads no environment, opens no socket. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -79,12 +81,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   // What was acknowledged can be read back: admin requests wait until the store holds it
-  // (usually already so; during a store pause, up to a second), and the segments it changed.
+  // (usually already so; during a store pause, up to a second).
   app.addHook('preHandler', async (request) => {
-    if (request.url.startsWith('/api/')) {
-      await deps.writer.caughtUp();
-      await deps.segments?.settled();
-    }
+    if (request.url.startsWith('/api/')) await deps.writer.caughtUp();
+    // Segment routes also wait for the segments what was acknowledged changed (one evaluation round);
+    // profile reads do not, to stay as fast as a look-up (they show the memberships of the last round).
+    if (segmentRoutes.some((prefix) => request.url.startsWith(prefix))) await deps.segments?.settled();
   });
 
   app.get('/healthz', { schema: { hide: true } }, async () => ({ status: 'ok' }));
