@@ -64,7 +64,9 @@ function judge(rule: Rule, view: ProfileView, options: EvaluateOptions, within: 
     case 'trait': {
       const computed = options.computedTrait?.(rule.name);
       const value =
-        computed === undefined ? view.traits.get(rule.name) : evaluateExpression(computed, view.events, options.now);
+        computed === undefined
+          ? view.traits.get(rule.name)
+          : evaluateExpression(computed, view.events, options.now);
       return testValue(value, rule.test, options.now);
     }
     case 'identifier':
@@ -234,7 +236,11 @@ function occurrence(condition: OccurrenceCondition, events: readonly ViewEvent[]
 }
 
 /** The value of a computed trait for a profile with these events (see EventExpression). */
-export function evaluateExpression(expression: EventExpression, events: readonly ViewEvent[], now: number): unknown {
+export function evaluateExpression(
+  expression: EventExpression,
+  events: readonly ViewEvent[],
+  now: number,
+): unknown {
   const { from, to } = windowBounds(expression.window, now);
   const selected = events
     .filter(
@@ -262,7 +268,9 @@ export function evaluateExpression(expression: EventExpression, events: readonly
     case 'min':
     case 'max':
     case 'avg': {
-      const numbers = valued.map(({ value }) => value).filter((value): value is number => typeof value === 'number');
+      const numbers = valued
+        .map(({ value }) => value)
+        .filter((value): value is number => typeof value === 'number');
       if (aggregate === 'sum') return numbers.reduce((total, value) => total + value, 0);
       if (numbers.length === 0) return null;
       if (aggregate === 'min') return Math.min(...numbers);
@@ -279,7 +287,8 @@ export function evaluateExpression(expression: EventExpression, events: readonly
         counts.set(key, entry);
       }
       const best = [...counts].sort(
-        ([keyA, a], [keyB, b]) => b.count - a.count || b.latest - a.latest || (keyA < keyB ? -1 : keyA > keyB ? 1 : 0),
+        ([keyA, a], [keyB, b]) =>
+          b.count - a.count || b.latest - a.latest || (keyA < keyB ? -1 : keyA > keyB ? 1 : 0),
       )[0];
       return best === undefined ? null : best[1].value;
     }

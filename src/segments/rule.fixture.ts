@@ -1,13 +1,13 @@
-import type {
-  DateTest,
-  Duration,
-  EventExpression,
-  ExpressionAggregate,
-  PropertyFilter,
-  Rule,
-  Scalar,
-  ValueTest,
-  Window,
+import {
+  expressionAggregates,
+  type DateTest,
+  type Duration,
+  type EventExpression,
+  type PropertyFilter,
+  type Rule,
+  type Scalar,
+  type ValueTest,
+  type Window,
 } from './rule.ts';
 
 /** Random rules for tests, drawn from the values the test datasets hold, so that they select someone. */
@@ -75,18 +75,6 @@ export interface RandomRuleOptions {
   /** Computed traits rules may read as traits. */
   readonly computedTraits?: readonly string[];
 }
-
-const expressionAggregates: readonly ExpressionAggregate[] = [
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'first',
-  'last',
-  'mode',
-  'distinct',
-];
 
 /** A random computed trait over the test datasets' events. */
 export function randomExpression(random: Random): EventExpression {

@@ -103,7 +103,19 @@ export interface EventExpression {
   readonly window: Window;
 }
 
-export type ExpressionAggregate = 'count' | 'sum' | 'min' | 'max' | 'avg' | 'first' | 'last' | 'mode' | 'distinct';
+export const expressionAggregates = [
+  'count',
+  'sum',
+  'min',
+  'max',
+  'avg',
+  'first',
+  'last',
+  'mode',
+  'distinct',
+] as const;
+
+export type ExpressionAggregate = (typeof expressionAggregates)[number];
 
 /** A test on an event property, `category = "shoes"`; the path reaches into nested objects. */
 export interface PropertyFilter {

@@ -1,3 +1,4 @@
+import { createSerialQueue } from '../serial-queue.ts';
 import { randomUUID } from 'node:crypto';
 import type { IdentityGraph } from '../domain/identity-graph.ts';
 import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
@@ -115,6 +116,34 @@ export interface SegmentServiceOptions {
 
 export const previewSampleSize = 20;
 
+/** A new id: the prefix, then 20 random hex digits. */
+function newId(prefix: string): string {
+  return `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
+}
+
+/** A name given to a segment or a computed trait, trimmed, refused when empty or taken by another. */
+function uniqueName(
+  name: unknown,
+  id: string | undefined,
+  what: string,
+  existing: Iterable<{ readonly id: string; readonly name: string }>,
+  taken: 'CIBLE_ERR_SEGMENT_NAME_TAKEN' | 'CIBLE_ERR_COMPUTED_TRAIT_NAME_TAKEN',
+): string {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new CibleError('CIBLE_ERR_API_INVALID_REQUEST', `name: give the ${what} a name.`, {
+      field: 'name',
+    });
+  }
+  const trimmed = name.trim();
+  const other = [...existing].find((candidate) => candidate.name === trimmed);
+  if (other !== undefined && other.id !== id) {
+    throw new CibleError(taken, `A ${what} named "${trimmed}" exists already (${other.id}).`, {
+      field: 'name',
+    });
+  }
+  return trimmed;
+}
+
 /** The origin profiles a write touches: its events', and those of its identity changes. */
 function originsWritten(
   events: readonly { readonly profileId: number | null }[],
@@ -150,16 +179,6 @@ export function ruleNeeds(
   return { events: [...events], traits: [...traits] };
 }
 
-/** Runs the work given one at a time, in order. */
-function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
-  let queue: Promise<unknown> = Promise.resolve();
-  return (work) => {
-    const result = queue.then(work, work);
-    queue = result.catch(() => undefined);
-    return result;
-  };
-}
-
 export function createSegmentService(options: SegmentServiceOptions): SegmentService {
   const clock = options.clock ?? Date.now;
   const segments = new Map<string, SegmentRecord>();
@@ -171,7 +190,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   let timer: NodeJS.Timeout | undefined;
   let refreshing: Promise<SegmentChange[]> | undefined;
   // Memberships change one step at a time: one segment's refresh, or one round of real-time evaluation.
-  const exclusive = serialQueue();
+  const exclusive = createSerialQueue();
   /** Origin profiles written to since the last round of real-time evaluation. */
   let pending = new Set<number>();
   let evaluating: Promise<void> | undefined;
@@ -282,22 +301,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   }
 
   function checkName(name: unknown, id?: string): string {
-    if (typeof name !== 'string' || name.trim() === '') {
-      throw new CibleError('CIBLE_ERR_API_INVALID_REQUEST', 'name: give the segment a name.', {
-        field: 'name',
-      });
-    }
-    const other = byName(name.trim());
-    if (other !== undefined && other.id !== id) {
-      throw new CibleError(
-        'CIBLE_ERR_SEGMENT_NAME_TAKEN',
-        `A segment named "${name.trim()}" exists already (${other.id}).`,
-        {
-          field: 'name',
-        },
-      );
-    }
-    return name.trim();
+    return uniqueName(name, id, 'segment', segments.values(), 'CIBLE_ERR_SEGMENT_NAME_TAKEN');
   }
 
   function apply(changes: readonly SegmentChange[]): void {
@@ -506,20 +510,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   }
 
   function checkTraitName(name: unknown, id?: string): string {
-    if (typeof name !== 'string' || name.trim() === '') {
-      throw new CibleError('CIBLE_ERR_API_INVALID_REQUEST', 'name: give the computed trait a name.', {
-        field: 'name',
-      });
-    }
-    const other = [...computed.values()].find((trait) => trait.name === name.trim());
-    if (other !== undefined && other.id !== id) {
-      throw new CibleError(
-        'CIBLE_ERR_COMPUTED_TRAIT_NAME_TAKEN',
-        `A computed trait named "${name.trim()}" exists already (${other.id}).`,
-        { field: 'name' },
-      );
-    }
-    return name.trim();
+    return uniqueName(name, id, 'computed trait', computed.values(), 'CIBLE_ERR_COMPUTED_TRAIT_NAME_TAKEN');
   }
 
   const computedTraits: ComputedTraits = {
@@ -528,7 +519,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       const expression = expressionOf(input.expression);
       const now = clock();
       const trait: ComputedTraitRecord = {
-        id: `ct_${randomUUID().replaceAll('-', '').slice(0, 20)}`,
+        id: newId('ct'),
         name,
         description: input.description ?? '',
         expression,
@@ -613,7 +604,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       const rule = ruleOf(input.rule, { name });
       const now = clock();
       const segment: SegmentRecord = {
-        id: `seg_${randomUUID().replaceAll('-', '').slice(0, 20)}`,
+        id: newId('seg'),
         name,
         description: input.description ?? '',
         rule,

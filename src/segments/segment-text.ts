@@ -38,6 +38,7 @@ import {
   type DateTest,
   type Duration,
   type EventCondition,
+  expressionAggregates,
   type EventExpression,
   type ExpressionAggregate,
   type NumberOp,
@@ -131,17 +132,6 @@ const keywords = new Set([
 
 const bareName = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
 const aggregates = ['count', 'sum', 'min', 'max', 'avg'] as const;
-const expressionAggregates = [
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'first',
-  'last',
-  'mode',
-  'distinct',
-] as const;
 const units: Readonly<Record<string, TimeUnit>> = {
   minute: 'minutes',
   minutes: 'minutes',
@@ -616,28 +606,35 @@ function createParser(text: string) {
     return undefined;
   }
 
-  function event(): Rule {
-    const aggregate = next().value as EventCondition['aggregate'];
+  /**
+   * What an aggregate reads, from its opening parenthesis to its closing one:
+   * `(event "Order Completed".revenue where ... in last 30 days)`.
+   */
+  function selection(
+    aggregate: string,
+    property: 'none' | 'optional' | 'required',
+    help: { readonly others: string; readonly reads: string; readonly example: string },
+  ): Omit<EventExpression, 'aggregate'> {
     expectMark('(', `after ${aggregate}`);
     expectWord('event', `after ${aggregate}(`);
     const name = eventName(`after ${aggregate}(event`);
-    let property: string[] | undefined;
+    let read: string[] | undefined;
     const dot = peek();
     if (isMark(dot, '.')) {
-      if (aggregate === 'count') {
+      if (property === 'none') {
         fail(dot, {
           expected: ['where', 'in last', 'between', ')'],
           context: `after count(event ${JSON.stringify(name)}`,
-          hint: 'count counts events; drop the .property, or use sum/min/max/avg',
+          hint: `count counts events; drop the .property, or use ${help.others}`,
         });
       }
       next();
-      property = path('a property name', `after ${JSON.stringify(name)}.`);
-    } else if (aggregate !== 'count') {
+      read = path('a property name', `after ${JSON.stringify(name)}.`);
+    } else if (property === 'required') {
       fail(dot, {
         expected: ['.property'],
         context: `after ${aggregate}(event ${JSON.stringify(name)}`,
-        hint: `${aggregate} reads a number from each event, e.g. ${aggregate}(event "Order Completed".revenue)`,
+        hint: `${aggregate} reads ${help.reads} from each event, e.g. ${aggregate}(event "Order Completed".${help.example})`,
       });
     }
     const where = isWord(peek(), 'where') ? (next(), filters()) : [];
@@ -649,6 +646,21 @@ function createParser(text: string) {
       fail(close, { expected, context: `in ${aggregate}(event ${JSON.stringify(name)} ...)` });
     }
     next();
+    return { event: name, ...(read === undefined ? {} : { property: read }), where, window: range };
+  }
+
+  function event(): Rule {
+    const aggregate = next().value as EventCondition['aggregate'];
+    const {
+      event: name,
+      property,
+      where,
+      window: range,
+    } = selection(aggregate, aggregate === 'count' ? 'none' : 'required', {
+      others: 'sum/min/max/avg',
+      reads: 'a number',
+      example: 'revenue',
+    });
     const op = next();
     if (op.kind !== 'punct' || !numberOps.includes(op.value as string)) {
       fail(op, { expected: [numberComparison], context: `after ${aggregate}(...)` });
@@ -777,37 +789,13 @@ function createParser(text: string) {
     }
     next();
     const which = aggregate as ExpressionAggregate;
-    expectMark('(', `after ${which}`);
-    expectWord('event', `after ${which}(`);
-    const name = eventName(`after ${which}(event`);
-    let property: string[] | undefined;
-    const dot = peek();
-    if (isMark(dot, '.')) {
-      if (which === 'count') {
-        fail(dot, {
-          expected: ['where', 'in last', 'between', ')'],
-          context: `after count(event ${JSON.stringify(name)}`,
-          hint: 'count counts events; drop the .property, or use sum, min, max, avg, mode or distinct',
-        });
-      }
-      next();
-      property = path('a property name', `after ${JSON.stringify(name)}.`);
-    } else if (which !== 'count' && which !== 'first' && which !== 'last') {
-      fail(dot, {
-        expected: ['.property'],
-        context: `after ${which}(event ${JSON.stringify(name)}`,
-        hint: `${which} reads a property of each event, e.g. ${which}(event "Order Completed".category)`,
-      });
-    }
-    const where = isWord(peek(), 'where') ? (next(), filters()) : [];
-    const range = window() ?? { kind: 'ever' };
-    const close = peek();
-    if (!isMark(close, ')')) {
-      const expected =
-        range.kind !== 'ever' ? [')'] : [where.length > 0 ? 'and' : 'where', 'in last', 'between', ')'];
-      fail(close, { expected, context: `in ${which}(event ${JSON.stringify(name)} ...)` });
-    }
-    next();
+    const property =
+      which === 'count' ? 'none' : which === 'first' || which === 'last' ? 'optional' : 'required';
+    const selected = selection(which, property, {
+      others: 'sum, min, max, avg, mode or distinct',
+      reads: 'a property',
+      example: 'category',
+    });
     const rest = peek();
     if (rest.kind !== 'end') {
       fail(rest, {
@@ -815,13 +803,7 @@ function createParser(text: string) {
         hint: 'A computed trait is one aggregate; segments compare it: trait <name> > 200',
       });
     }
-    return {
-      aggregate: which,
-      event: name,
-      ...(property === undefined ? {} : { property }),
-      where,
-      window: range,
-    };
+    return { aggregate: which, ...selected };
   }
 
   return {

@@ -1,3 +1,4 @@
+import { createSerialQueue } from '../../serial-queue.ts';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { TraitRules } from '../../domain/traits.ts';
 import type {
@@ -23,7 +24,7 @@ const numericJson = `('BIGINT', 'UBIGINT', 'DOUBLE')`;
  * a second or more, and neither requests nor segment refreshes should wait for one.
  */
 export function createDuckdbAnalysisStore(connection: DuckDBConnection): AnalysisStore {
-  const serial = serialQueue();
+  const serial = createSerialQueue();
 
   async function rows(sql: string, values: DuckDBValue[]): Promise<Record<string, DuckDBValue>[]> {
     return serial(async () => (await connection.runAndReadAll(sql, values)).getRowObjects());
@@ -264,15 +265,5 @@ function distinguishing<T>(
     members: Number(row?.members ?? 0),
     base: Number(row?.base ?? 0),
     found: (JSON.parse(String(row?.found ?? '[]')) as unknown[]).map(item),
-  };
-}
-
-/** Runs the work given one at a time, in order: one connection runs one statement at a time anyway. */
-function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
-  let queue: Promise<unknown> = Promise.resolve();
-  return (work) => {
-    const result = queue.then(work, work);
-    queue = result.catch(() => undefined);
-    return result;
   };
 }

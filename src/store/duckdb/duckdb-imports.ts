@@ -1,3 +1,4 @@
+import { createSerialQueue } from '../../serial-queue.ts';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { ImportJobRecord, ImportRejection, ImportStatus, ImportStore } from '../import-store.ts';
 import type { FingerprintChunk } from '../store.ts';
@@ -10,12 +11,7 @@ import { appendRows, timestampValue } from './append-rows.ts';
 export function createDuckdbImportStore(connection: DuckDBConnection): ImportStore {
   // One statement at a time on this connection: DuckDB runs a connection's statements in order anyway,
   // and an appender must not interleave with a query.
-  let queue: Promise<unknown> = Promise.resolve();
-  function serial<T>(work: () => Promise<T>): Promise<T> {
-    const result = queue.then(work, work);
-    queue = result.catch(() => undefined);
-    return result;
-  }
+  const serial = createSerialQueue();
 
   async function rows(sql: string, values: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
     return (await connection.runAndReadAll(sql, values)).getRowObjects();

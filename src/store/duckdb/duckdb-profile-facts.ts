@@ -128,25 +128,31 @@ async function readIdentities(
  * often a trait was set. In order of observation; among observations of the same time, in order
  * of arrival.
  */
-async function readLatestTraits(
+export async function readLatestTraits(
   connection: DuckDBConnection,
   pairs: GroupPairs,
+  names?: readonly string[],
 ): Promise<Map<number, TraitRow[]>> {
-  const rows = await read(
-    connection,
-    `WITH ${groupsTable},
-     observed AS (
-       SELECT g.profile, o.origin_profile_id, o.name, o.value, o.source_id, o.observed_at, o.message_id, o.rowid AS arrival
-       FROM trait_observations o JOIN g ON g.origin = o.origin_profile_id
-       WHERE o.rowid IN (SELECT rowid FROM trait_observations WHERE origin_profile_id IN (SELECT origin FROM members)))
-     SELECT profile::DOUBLE AS profile, origin_profile_id::DOUBLE AS origin, name, value::VARCHAR AS value,
-            source_id, epoch_ms(observed_at)::DOUBLE AS at, message_id
-     FROM observed
-     QUALIFY row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at DESC, arrival DESC) = 1
-          OR row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at, arrival) = 1
-     ORDER BY profile, observed_at, arrival`,
-    pairs,
-  );
+  const only = names === undefined ? '' : `AND o.name IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`;
+  const rows = (
+    await connection.runAndReadAll(
+      `WITH ${groupsTable},
+       observed AS (
+         SELECT g.profile, o.origin_profile_id, o.name, o.value, o.source_id, o.observed_at, o.message_id, o.rowid AS arrival
+         FROM trait_observations o JOIN g ON g.origin = o.origin_profile_id
+         WHERE o.rowid IN (SELECT rowid FROM trait_observations WHERE origin_profile_id IN (SELECT origin FROM members))
+           ${only})
+       SELECT profile::DOUBLE AS profile, origin_profile_id::DOUBLE AS origin, name, value::VARCHAR AS value,
+              source_id, epoch_ms(observed_at)::DOUBLE AS at, message_id
+       FROM observed
+       QUALIFY row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at DESC, arrival DESC) = 1
+            OR row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at, arrival) = 1
+       ORDER BY profile, observed_at, arrival`,
+      names === undefined
+        ? [pairs.origins, pairs.profiles]
+        : [pairs.origins, pairs.profiles, JSON.stringify(names)],
+    )
+  ).getRowObjects();
   return byProfile(rows, (row) => ({
     originProfileId: Number(row.origin),
     name: String(row.name),

@@ -9,6 +9,7 @@ import {
   type ViewEvent,
 } from '../../segments/evaluate-rule.ts';
 import { parseIsoDate, type EventExpression, type Rule } from '../../segments/rule.ts';
+import { parseRule } from '../../segments/segment-text.ts';
 import { compileExpressionQuery, compileSegmentQuery, isoMs } from './duckdb-segment-sql.ts';
 import { migrate } from './duckdb-store.ts';
 import {
@@ -233,39 +234,10 @@ describe('segment rules in DuckDB and in memory', () => {
   }
 
   test('the sentences of the documentation select the same profiles', async () => {
-    const rules: Rule[] = [
-      {
-        kind: 'and',
-        rules: [
-          { kind: 'trait', name: 'city', test: { op: '=', value: 'Paris' } },
-          {
-            kind: 'event',
-            aggregate: 'count',
-            event: 'Order Completed',
-            where: [],
-            window: { kind: 'last', duration: { amount: 30, unit: 'days' } },
-            op: '>=',
-            value: 1,
-          },
-        ],
-      },
-      {
-        kind: 'and',
-        rules: [
-          {
-            kind: 'event',
-            aggregate: 'sum',
-            event: 'Order Completed',
-            property: ['revenue'],
-            where: [],
-            window: { kind: 'last', duration: { amount: 90, unit: 'days' } },
-            op: '>',
-            value: 200,
-          },
-          { kind: 'not', rule: { kind: 'segment', segment: 'VIP' } },
-        ],
-      },
-    ];
+    const rules = [
+      'trait city = "Paris" and count(event "Order Completed" in last 30 days) >= 1',
+      'sum(event "Order Completed".revenue in last 90 days) > 200 and not in segment "VIP"',
+    ].map(parseRule);
     for (const rule of rules) {
       const members = inMemory(rule);
       assert.ok(members.length > 0, `${JSON.stringify(rule)} selects someone`);

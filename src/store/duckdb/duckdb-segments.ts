@@ -1,3 +1,4 @@
+import { createSerialQueue } from '../../serial-queue.ts';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { EventExpression, Rule } from '../../segments/rule.ts';
 import type { ViewEvent } from '../../segments/evaluate-rule.ts';
@@ -9,7 +10,7 @@ import type {
   SegmentStore,
 } from '../segment-store.ts';
 import type { ProfileGroups, TraitRow } from '../store.ts';
-import { groupPairs, groupsTable } from './duckdb-profile-facts.ts';
+import { groupPairs, groupsTable, readLatestTraits } from './duckdb-profile-facts.ts';
 import { idList, timestampValue } from './append-rows.ts';
 import { compileExpressionQuery, compileSegmentQuery } from './duckdb-segment-sql.ts';
 
@@ -23,9 +24,9 @@ export async function createDuckdbSegmentStore(
   connection: DuckDBConnection,
   live: DuckDBConnection,
 ): Promise<SegmentStore> {
-  const serial = serialQueue();
+  const serial = createSerialQueue();
   // Reads for real-time evaluation, on their own connection: they never wait for a long refresh.
-  const liveSerial = serialQueue();
+  const liveSerial = createSerialQueue();
 
   async function rows(sql: string, values: DuckDBValue[] = []): Promise<Record<string, DuckDBValue>[]> {
     return (await connection.runAndReadAll(sql, values)).getRowObjects();
@@ -311,16 +312,6 @@ export async function createDuckdbSegmentStore(
   };
 }
 
-/** Runs the work given one at a time, in order: one connection runs one statement at a time anyway. */
-function serialQueue(): <T>(work: () => Promise<T>) => Promise<T> {
-  let queue: Promise<unknown> = Promise.resolve();
-  return (work) => {
-    const result = queue.then(work, work);
-    queue = result.catch(() => undefined);
-    return result;
-  };
-}
-
 /** See SegmentStore.readProfileViews. */
 async function readProfileViews(
   connection: DuckDBConnection,
@@ -353,30 +344,8 @@ async function readProfileViews(
     }
   }
   if (needs.traits.length > 0) {
-    const traits = await connection.runAndReadAll(
-      `WITH ${groupsTable},
-       observed AS (
-         SELECT g.profile, o.origin_profile_id, o.name, o.value, o.source_id, o.observed_at, o.message_id, o.rowid AS arrival
-         FROM trait_observations o JOIN g ON g.origin = o.origin_profile_id
-         WHERE o.rowid IN (SELECT rowid FROM trait_observations WHERE origin_profile_id IN (SELECT origin FROM members))
-           AND o.name IN (SELECT unnest(from_json(?, '["VARCHAR"]'))))
-       SELECT profile::DOUBLE AS profile, origin_profile_id::DOUBLE AS origin, name, value::VARCHAR AS value,
-              source_id, epoch_ms(observed_at)::DOUBLE AS at, message_id
-       FROM observed
-       QUALIFY row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at DESC, arrival DESC) = 1
-            OR row_number() OVER (PARTITION BY profile, name, source_id ORDER BY observed_at, arrival) = 1
-       ORDER BY profile, observed_at, arrival`,
-      [pairs.origins, pairs.profiles, JSON.stringify(needs.traits)],
-    );
-    for (const row of traits.getRowObjects()) {
-      views.get(Number(row.profile))?.traits.push({
-        originProfileId: Number(row.origin),
-        name: String(row.name),
-        value: String(row.value),
-        sourceId: String(row.source_id),
-        at: Number(row.at),
-        messageId: String(row.message_id),
-      });
+    for (const [profile, traits] of await readLatestTraits(connection, pairs, needs.traits)) {
+      views.get(profile)?.traits.push(...traits);
     }
   }
   return views;
