@@ -1,5 +1,6 @@
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { mergedPairs } from '../domain/identity-graph.ts';
 import { isRfmGroupName, rfmCells, rfmGroup, rfmGroups, rfmScores } from '../domain/rfm.ts';
 import { withSourceIds } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
@@ -65,15 +66,7 @@ export async function analysisApi(fastify: FastifyInstance, options: AnalysisApi
   const clock = Date.now;
 
   /** Origins merged into another profile, and that profile, from the identity graph now. */
-  function merged(): MergedOrigins {
-    const origins: number[] = [];
-    const profiles: number[] = [];
-    for (const [origin, profile] of options.identity.graph.mergedOrigins()) {
-      origins.push(origin);
-      profiles.push(profile);
-    }
-    return { origins, profiles };
-  }
+  const merged = (): MergedOrigins => mergedPairs(options.identity.graph);
 
   const rfmQuery = (query: { event: string; property: string }): RfmQuery => ({
     merged: merged(),

@@ -122,6 +122,17 @@ export interface IdentityGraph {
   readonly nextProfileId: number;
 }
 
+/** The origin profiles merged into another, and that profile, as two lists (the store's queries take them so). */
+export function mergedPairs(graph: IdentityGraph): { origins: number[]; profiles: number[] } {
+  const origins: number[] = [];
+  const profiles: number[] = [];
+  for (const [origin, profile] of graph.mergedOrigins()) {
+    origins.push(origin);
+    profiles.push(profile);
+  }
+  return { origins, profiles };
+}
+
 export interface GraphLoader {
   profile(node: ProfileNode): void;
   identifier(identifier: Identifier, originProfileId: number): void;

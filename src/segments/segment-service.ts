@@ -1,6 +1,6 @@
 import { createSerialQueue } from '../serial-queue.ts';
 import { randomUUID } from 'node:crypto';
-import type { IdentityGraph } from '../domain/identity-graph.ts';
+import { mergedPairs, type IdentityGraph } from '../domain/identity-graph.ts';
 import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
@@ -223,18 +223,12 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   }
 
   function context(rules: (name: string) => Rule | undefined = (name) => byName(name)?.rule): RuleContext {
-    const origins: number[] = [];
-    const profiles: number[] = [];
-    for (const [origin, profile] of options.graph().mergedOrigins()) {
-      origins.push(origin);
-      profiles.push(profile);
-    }
     return {
       now: clock(),
       traitRules: withSourceIds(options.traitRules, options.sources.list()),
       segmentRule: rules,
       computedTrait,
-      merged: { origins, profiles },
+      merged: mergedPairs(options.graph()),
     };
   }
 
