@@ -209,6 +209,27 @@ describe('segments through the API', () => {
     assert.deepEqual((await call('POST', '/api/segments/refresh')).body, { entered: 0, exited: 0 });
   });
 
+  test('a new person is judged against every segment, even one that needs nothing of the event', async () => {
+    const noEmail = await call<Segment>('POST', '/api/segments', { name: 'No email', rule: 'not has email' });
+    assert.equal(noEmail.status, 201);
+    await cible.sendBatch(web, [
+      { type: 'track', event: 'Product Viewed', anonymousId: 'newcomer', messageId: 'n1', properties: {} },
+    ]);
+    const newcomer = (await cible.admin<{ id: number }>('/api/profiles?identifier=anonymousId:newcomer')).id;
+    const members = await cible.admin<{ profiles: { id: number }[] }>(
+      `/api/segments/${noEmail.body.id}/members`,
+    );
+    assert.ok(members.profiles.some((profile) => profile.id === newcomer));
+    // Ana has an e-mail: a page view of hers moves nothing.
+    const before = (await cible.admin<{ events: ChangeEvent[] }>(`/api/segments/${noEmail.body.id}/changes`))
+      .events;
+    await cible.sendBatch(web, [{ type: 'track', event: 'Product Viewed', userId: 'ana', messageId: 'n2' }]);
+    const after = (await cible.admin<{ events: ChangeEvent[] }>(`/api/segments/${noEmail.body.id}/changes`))
+      .events;
+    assert.equal(after.length, before.length);
+    assert.equal((await call('DELETE', `/api/segments/${noEmail.body.id}`)).status, 204);
+  });
+
   test('sizes over time and overlaps', async () => {
     const today = new Date().toISOString().slice(0, 10);
     const sizes = await cible.admin<{ sizes: { day: string; size: number }[] }>(

@@ -13,6 +13,7 @@ import type {
 } from '../store/segment-store.ts';
 import { parsedTrait, type IdentityChanges, type Store } from '../store/store.ts';
 import { evaluateExpression, evaluateRule, type ProfileView } from './evaluate-rule.ts';
+import { affects, dependenciesOf, needsOf, type Dependencies, type Touch } from './rule-dependencies.ts';
 import { segmentsNamed, type EventExpression, type Rule } from './rule.ts';
 import { validateRule } from './rule-schema.ts';
 import {
@@ -39,8 +40,6 @@ export interface SegmentService {
   preview(rule: RuleInput): Promise<{ rule: Rule; size: number; sample: number[] }>;
   /** Evaluates every segment again over the whole base; resolves with the changes recorded. */
   refreshAll(): Promise<SegmentChange[]>;
-  /** Origin profiles whose data changed: their people are evaluated again in memory, soon. */
-  touched(origins: Iterable<number>): void;
   /** Resolves once everything touched so far is evaluated and its changes recorded. */
   settled(): Promise<void>;
   /** The store, telling this service which profiles every write touches. */
@@ -144,39 +143,44 @@ function uniqueName(
   return trimmed;
 }
 
-/** The origin profiles a write touches: its events', and those of its identity changes. */
-function originsWritten(
-  events: readonly { readonly profileId: number | null }[],
+/** What a write changed, per origin profile it touched. */
+function touchesWritten(
+  events: readonly {
+    readonly profileId: number | null;
+    readonly type?: string;
+    readonly event?: string | null;
+  }[],
   identity: IdentityChanges | undefined,
-): number[] {
-  const origins: number[] = [];
-  for (const event of events) if (event.profileId !== null) origins.push(event.profileId);
-  if (identity === undefined) return origins;
-  for (const row of identity.traits) origins.push(row.originProfileId);
-  for (const row of identity.identifiers) origins.push(row.originProfileId);
-  for (const merge of identity.merges) origins.push(merge.survivor, merge.absorbed);
-  for (const undone of identity.undoneMerges) {
-    if (undone.survivor !== undefined) origins.push(undone.survivor);
-    if (undone.absorbed !== undefined) origins.push(undone.absorbed);
-  }
-  return origins;
-}
-
-/** The event names and trait names rules look at. */
-export function ruleNeeds(
-  rules: readonly Rule[],
-  computed: readonly EventExpression[] = [],
-): { events: string[]; traits: string[] } {
-  const events = new Set(computed.map((expression) => expression.event));
-  const traits = new Set<string>();
-  const visit = (rule: Rule): void => {
-    if (rule.kind === 'and' || rule.kind === 'or') rule.rules.forEach(visit);
-    else if (rule.kind === 'not') visit(rule.rule);
-    else if (rule.kind === 'event' || rule.kind === 'occurrence') events.add(rule.event);
-    else if (rule.kind === 'trait') traits.add(rule.name);
+): Map<number, Touch> {
+  const touches = new Map<number, Touch>();
+  const touch = (origin: number): Touch => {
+    let found = touches.get(origin);
+    if (found === undefined) {
+      touches.set(origin, (found = { events: new Set(), traits: new Set(), identifiers: false, all: false }));
+    }
+    return found;
   };
-  rules.forEach(visit);
-  return { events: [...events], traits: [...traits] };
+  for (const event of events) {
+    if (event.profileId === null) continue;
+    const changed = touch(event.profileId);
+    // Events given a profile afterwards come without their names: they may matter to any segment.
+    if (event.type === undefined) changed.all = true;
+    else if (event.type === 'track' && typeof event.event === 'string') changed.events.add(event.event);
+  }
+  if (identity === undefined) return touches;
+  // A new profile may already meet rules that need nothing of it (`not has email`).
+  for (const profile of identity.profiles) touch(profile.id).all = true;
+  for (const row of identity.traits) touch(row.originProfileId).traits.add(row.name);
+  for (const row of identity.identifiers) touch(row.originProfileId).identifiers = true;
+  for (const merge of identity.merges) {
+    touch(merge.survivor).all = true;
+    touch(merge.absorbed).all = true;
+  }
+  for (const undone of identity.undoneMerges) {
+    if (undone.survivor !== undefined) touch(undone.survivor).all = true;
+    if (undone.absorbed !== undefined) touch(undone.absorbed).all = true;
+  }
+  return touches;
 }
 
 export function createSegmentService(options: SegmentServiceOptions): SegmentService {
@@ -191,8 +195,8 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   let refreshing: Promise<SegmentChange[]> | undefined;
   // Memberships change one step at a time: one segment's refresh, or one round of real-time evaluation.
   const exclusive = createSerialQueue();
-  /** Origin profiles written to since the last round of real-time evaluation. */
-  let pending = new Set<number>();
+  /** What writes changed since the last round of real-time evaluation, per origin profile. */
+  let pending = new Map<number, Touch>();
   let evaluating: Promise<void> | undefined;
   /** Touches counted, and the last of them a finished round covered. */
   let touchedRound = 0;
@@ -323,26 +327,52 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     return all;
   }
 
-  /** Evaluates every segment on the profiles these origin profiles are part of, in memory. */
-  async function evaluateTouched(origins: ReadonlySet<number>): Promise<void> {
+  /** The dependencies of each segment's rule, computed again after any segment or computed trait changes. */
+  const dependencies = new Map<string, Dependencies>();
+  function dependenciesFor(segment: SegmentRecord): Dependencies {
+    let found = dependencies.get(segment.id);
+    if (found === undefined) {
+      found = dependenciesOf(segment.rule, { segmentRule: (name) => byName(name)?.rule, computedTrait });
+      dependencies.set(segment.id, found);
+    }
+    return found;
+  }
+
+  /**
+   * Judges again, in memory, the people whose origin profiles a write touched, against the segments
+   * what it changed can affect.
+   */
+  async function evaluateTouched(touches: ReadonlyMap<number, Touch>): Promise<void> {
     const graph = options.graph();
     const live = [...segments.values()];
     if (live.length === 0) return;
-    const groups = new Map<number, number[]>();
+    // Per person: the union of what changed in its origin profiles.
+    const people = new Map<number, Touch>();
     const gone: number[] = [];
-    for (const origin of origins) {
+    for (const [origin, touch] of touches) {
       if (graph.members(origin).length === 0) continue; // not in the graph (yet)
       const profile = graph.canonical(origin);
       if (profile !== origin) gone.push(origin);
-      if (!groups.has(profile)) groups.set(profile, graph.members(profile));
+      const union = people.get(profile);
+      if (union === undefined) {
+        people.set(profile, { ...touch, events: new Set(touch.events), traits: new Set(touch.traits) });
+        continue;
+      }
+      for (const event of touch.events) union.events.add(event);
+      for (const trait of touch.traits) union.traits.add(trait);
+      union.identifiers ||= touch.identifiers;
+      union.all ||= touch.all;
     }
-    const stored = await options.store.readProfileViews(
-      groups,
-      ruleNeeds(
-        live.map((segment) => segment.rule),
-        [...computed.values()].map((trait) => trait.expression),
-      ),
-    );
+    const affected = new Map<number, SegmentRecord[]>();
+    const read = new Set<SegmentRecord>();
+    for (const [profile, touch] of people) {
+      const segmentsAffected = live.filter((segment) => affects(dependenciesFor(segment), touch));
+      if (segmentsAffected.length === 0) continue;
+      affected.set(profile, segmentsAffected);
+      for (const segment of segmentsAffected) read.add(segment);
+    }
+    const groups = new Map([...affected.keys()].map((profile) => [profile, graph.members(profile)]));
+    const stored = await options.store.readProfileViews(groups, needsOf([...read].map(dependenciesFor)));
     const now = clock();
     const traitRules = withSourceIds(options.traitRules, options.sources.list());
     const segmentRule = (name: string) => byName(name)?.rule;
@@ -354,7 +384,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         identifierTypes: new Set(graph.identifiersOf(profile).map(({ identifier }) => identifier.type)),
         events: data.events,
       };
-      for (const segment of live) {
+      for (const segment of affected.get(profile) ?? []) {
         const member = evaluateRule(segment.rule, view, { now, segmentRule, computedTrait });
         if (member !== (memberships.get(segment.id)?.has(profile) ?? false)) {
           changes.push({ segmentId: segment.id, profileId: profile, change: member ? 'entered' : 'exited' });
@@ -372,17 +402,27 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     if (changes.length > 0) apply(await options.store.recordChanges(changes, now));
   }
 
-  function touched(origins: Iterable<number>): void {
-    if (segments.size === 0 || closed) return;
-    for (const origin of origins) pending.add(origin);
-    if (pending.size === 0) return;
+  /** Queues what a write changed for the next round of real-time evaluation. */
+  function touchedBy(touches: ReadonlyMap<number, Touch>): void {
+    if (segments.size === 0 || closed || touches.size === 0) return;
+    for (const [origin, touch] of touches) {
+      const queued = pending.get(origin);
+      if (queued === undefined) {
+        pending.set(origin, touch);
+        continue;
+      }
+      for (const event of touch.events) queued.events.add(event);
+      for (const trait of touch.traits) queued.traits.add(trait);
+      queued.identifiers ||= touch.identifiers;
+      queued.all ||= touch.all;
+    }
     touchedRound += 1;
     evaluating ??= (async () => {
       try {
         while (pending.size > 0 && !closed) {
           const batch = pending;
           const round = touchedRound;
-          pending = new Set();
+          pending = new Map();
           await exclusive(() => evaluateTouched(batch)).catch((error: unknown) => options.onError?.(error));
           evaluatedRound = round;
           for (const waiter of [...waiters]) {
@@ -402,9 +442,11 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   }
 
   /** One refresh at a time; a refresh asked for during one runs after it. */
-  function refreshAll(): Promise<SegmentChange[]> {
+  function refreshAll(which: (segment: SegmentRecord) => boolean = () => true): Promise<SegmentChange[]> {
     const previous = refreshing ?? Promise.resolve([]);
-    const next = previous.catch(() => []).then(() => refresh([...segments.keys()]));
+    const next = previous
+      .catch(() => [])
+      .then(() => refresh([...segments.values()].filter(which).map((segment) => segment.id)));
     refreshing = next;
     void next.finally(() => {
       if (refreshing === next) refreshing = undefined;
@@ -415,7 +457,8 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   function schedule(): void {
     if (options.refreshIntervalMs <= 0 || closed) return;
     timer = setTimeout(() => {
-      refreshAll()
+      // Events move people as they come; time alone moves them only in segments that look at it.
+      refreshAll((segment) => dependenciesFor(segment).time)
         .catch((error: unknown) => options.onError?.(error))
         .finally(schedule);
     }, options.refreshIntervalMs);
@@ -448,6 +491,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       const rewritten = { ...segment, rule, updatedAt: at };
       await options.store.saveSegment(rewritten);
       segments.set(segment.id, rewritten);
+      dependencies.clear();
     }
   }
 
@@ -522,6 +566,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveComputedTrait(trait);
       computed.set(trait.id, trait);
+      dependencies.clear();
       // Segments may already read a stored trait of that name: from now on they read this one.
       if (usersOfTrait(name).length > 0) await refreshAll();
       return traitView(trait);
@@ -540,6 +585,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveComputedTrait(trait);
       computed.set(id, trait);
+      dependencies.clear();
       await rename('trait', current.name, name, trait.updatedAt);
       if (usersOfTrait(name).length > 0) await refreshAll();
       return traitView(trait);
@@ -557,6 +603,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       }
       await options.store.deleteComputedTrait(id, clock());
       computed.delete(id);
+      dependencies.clear();
     },
 
     get: (id) => traitView(foundTrait(id)),
@@ -572,14 +619,8 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       const graph = options.graph();
       const members = graph.members(profileId);
       if (members.length === 0) return {};
-      const needs = ruleNeeds(
-        [],
-        traits.map((trait) => trait.expression),
-      );
-      const views = await options.store.readProfileViews(new Map([[profileId, members]]), {
-        ...needs,
-        traits: [],
-      });
+      const needs = { events: [...new Set(traits.map((trait) => trait.expression.event))], traits: [] };
+      const views = await options.store.readProfileViews(new Map([[profileId, members]]), needs);
       const events = views.get(profileId)?.events ?? [];
       const now = clock();
       return Object.fromEntries(
@@ -607,6 +648,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveSegment(segment);
       segments.set(segment.id, segment);
+      dependencies.clear();
       await refreshAll();
       return view(segment);
     },
@@ -624,6 +666,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveSegment(segment);
       segments.set(id, segment);
+      dependencies.clear();
       await rename('segment', current.name, name, segment.updatedAt);
       await refreshAll();
       return view(segment);
@@ -645,6 +688,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       apply(await options.store.closeSegment(id, clock()));
       await options.store.deleteSegment(id, clock());
       segments.delete(id);
+      dependencies.clear();
       memberships.delete(id);
     },
 
@@ -657,8 +701,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       return { rule, size, sample };
     },
 
-    refreshAll,
-    touched,
+    refreshAll: () => refreshAll(),
 
     settled() {
       // Waits for the touches made so far only: under a steady load, rounds never stop.
@@ -671,11 +714,11 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         ...store,
         async writeBatch(batch) {
           await store.writeBatch(batch);
-          touched(originsWritten(batch.events, batch.identity));
+          touchedBy(touchesWritten(batch.events, batch.identity));
         },
         async assignEventProfiles(assignments, identity) {
           await store.assignEventProfiles(assignments, identity);
-          touched(originsWritten(assignments, identity));
+          touchedBy(touchesWritten(assignments, identity));
         },
       };
     },
@@ -716,6 +759,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     async start() {
       for (const trait of await options.store.listComputedTraits()) computed.set(trait.id, trait);
       for (const segment of await options.store.listSegments()) segments.set(segment.id, segment);
+      dependencies.clear();
       for (const [id, members] of await options.store.loadMemberships()) memberships.set(id, members);
       schedule();
     },

@@ -1,3 +1,4 @@
+import { membersOf } from './duckdb-segments.ts';
 import { createSerialQueue } from '../../serial-queue.ts';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { TraitRules } from '../../domain/traits.ts';
@@ -111,7 +112,10 @@ export function createDuckdbAnalysisStore(connection: DuckDBConnection): Analysi
         `WITH ${population(sql, query)},
          latest AS (${latestTraits(sql, query.traitRules)}),
          held AS (
-           SELECT profile, name, v::VARCHAR AS value FROM latest WHERE json_type(v) IN ('VARCHAR', 'BOOLEAN')),
+           -- Categories only: a time (firstSeen...) is not one, however many share it.
+           SELECT profile, name, v::VARCHAR AS value FROM latest
+           WHERE json_type(v) = 'BOOLEAN'
+              OR (json_type(v) = 'VARCHAR' AND NOT regexp_matches(v ->> '$', '^\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}'))),
          counted AS (
            SELECT name, value, count(members.profile)::DOUBLE AS in_members, count(*)::DOUBLE AS in_base
            FROM held LEFT JOIN members ON members.profile = held.profile GROUP BY name, value),
@@ -219,8 +223,8 @@ function population(sql: Sql, query: DistinguishingQuery): string {
     people AS (
       SELECT DISTINCT coalesce(merged.profile, p.id) AS profile FROM profiles p LEFT JOIN merged ON merged.origin = p.id),
     members AS (
-      SELECT DISTINCT profile_id AS profile FROM segment_members
-      WHERE segment_id = ${sql.param(query.segmentId)} AND profile_id IN (SELECT profile FROM people)),
+      SELECT profile_id AS profile FROM ${membersOf(sql.param(query.segmentId))} AS current(profile_id)
+      WHERE profile_id IN (SELECT profile FROM people)),
     totals AS (
       SELECT (SELECT count(*) FROM members)::DOUBLE AS members, (SELECT count(*) FROM people)::DOUBLE AS base)`;
 }

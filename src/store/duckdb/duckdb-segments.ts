@@ -11,7 +11,7 @@ import type {
 } from '../segment-store.ts';
 import type { ProfileGroups, TraitRow } from '../store.ts';
 import { groupPairs, groupsTable, readLatestTraits } from './duckdb-profile-facts.ts';
-import { idList, timestampValue } from './append-rows.ts';
+import { appendRows, idList, timestampValue } from './append-rows.ts';
 import { compileExpressionQuery, compileSegmentQuery } from './duckdb-segment-sql.ts';
 
 const day = 86_400_000;
@@ -41,36 +41,44 @@ export async function createDuckdbSegmentStore(
 
   /**
    * Records the changes in the temp table `cible_segment_changes` (segment_id, profile, entered) as
-   * of `at`: appended to the log, applied to the members. Runs inside the caller's transaction.
+   * of `at`, appended to the log. Runs inside the caller's transaction.
    */
   async function recordChanges(at: number): Promise<SegmentChange[]> {
-    const first = nextSeq;
-    const order = 'ORDER BY segment_id, entered DESC, profile';
-    await connection.run(
-      `INSERT INTO segment_changes
-       SELECT ? + row_number() OVER (${order}) - 1, segment_id, profile, entered, ?
-       FROM cible_segment_changes`,
-      [first, timestampValue(at)],
-    );
-    await connection.run(
-      `DELETE FROM segment_members WHERE (segment_id, profile_id) IN
-       (SELECT (segment_id, profile) FROM cible_segment_changes WHERE NOT entered)`,
-    );
-    await connection.run(
-      `INSERT INTO segment_members SELECT segment_id, profile, ? FROM cible_segment_changes WHERE entered`,
-      [timestampValue(at)],
-    );
     const changes = await rows(
-      `SELECT segment_id, profile::DOUBLE AS profile, entered FROM cible_segment_changes ${order}`,
+      `SELECT segment_id, profile::DOUBLE AS profile, entered FROM cible_segment_changes
+       ORDER BY segment_id, entered DESC, profile`,
     );
-    nextSeq += changes.length;
-    return changes.map((row, index) => ({
-      seq: first + index,
-      segmentId: String(row.segment_id),
-      profileId: Number(row.profile),
-      change: row.entered === true ? 'entered' : 'exited',
+    return appendChanges(
+      changes.map((row) => ({
+        segmentId: String(row.segment_id),
+        profileId: Number(row.profile),
+        change: row.entered === true ? ('entered' as const) : ('exited' as const),
+      })),
       at,
-    }));
+    );
+  }
+
+  /** Appends changes to the log, numbered in order. Runs inside the caller's transaction. */
+  async function appendChanges(
+    changes: readonly Pick<SegmentChange, 'segmentId' | 'profileId' | 'change'>[],
+    at: number,
+  ): Promise<SegmentChange[]> {
+    const first = nextSeq;
+    const recorded = changes.map((change, index) => ({ ...change, seq: first + index, at }));
+    if (recorded.length === 0) return recorded;
+    const changedAt = timestampValue(at);
+    await appendRows(connection, 'segment_changes', (appender) => {
+      for (const change of recorded) {
+        appender.appendBigInt(BigInt(change.seq));
+        appender.appendVarchar(change.segmentId);
+        appender.appendBigInt(BigInt(change.profileId));
+        appender.appendBoolean(change.change === 'entered');
+        appender.appendTimestampTZ(changedAt);
+        appender.endRow();
+      }
+    });
+    nextSeq += recorded.length;
+    return recorded;
   }
 
   async function inTransaction<T>(work: () => Promise<T>): Promise<T> {
@@ -198,10 +206,10 @@ export async function createDuckdbSegmentStore(
           await connection.run(
             `CREATE OR REPLACE TEMP TABLE cible_segment_changes AS
              SELECT ?::VARCHAR AS segment_id, profile, true AS entered FROM cible_segment_now
-             WHERE profile NOT IN (SELECT profile_id FROM segment_members WHERE segment_id = ?)
+             WHERE profile NOT IN ${membersOf('?')}
              UNION ALL
-             SELECT ?, profile_id, false FROM segment_members
-             WHERE segment_id = ? ${scope} AND profile_id NOT IN (SELECT profile FROM cible_segment_now)`,
+             SELECT ?, profile_id, false FROM ${membersOf('?')} AS members(profile_id)
+             WHERE true ${scope} AND profile_id NOT IN (SELECT profile FROM cible_segment_now)`,
             [
               segmentId,
               segmentId,
@@ -219,29 +227,15 @@ export async function createDuckdbSegmentStore(
         inTransaction(async () => {
           await connection.run(
             `CREATE OR REPLACE TEMP TABLE cible_segment_changes AS
-             SELECT segment_id, profile_id AS profile, false AS entered FROM segment_members WHERE segment_id = ?`,
-            [segmentId],
+             SELECT ?::VARCHAR AS segment_id, profile_id AS profile, false AS entered
+             FROM ${membersOf('?')} AS members(profile_id)`,
+            [segmentId, segmentId],
           );
           return recordChanges(at);
         }),
       ),
 
-    recordChanges: (changes, at) =>
-      serial(() =>
-        inTransaction(async () => {
-          await connection.run(
-            `CREATE OR REPLACE TEMP TABLE cible_segment_changes AS
-             SELECT unnest(from_json(?, '["VARCHAR"]')) AS segment_id, unnest(?::BIGINT[]) AS profile,
-                    unnest(from_json(?, '["BOOLEAN"]')) AS entered`,
-            [
-              JSON.stringify(changes.map((change) => change.segmentId)),
-              idList(changes.map((change) => change.profileId)),
-              JSON.stringify(changes.map((change) => change.change === 'entered')),
-            ],
-          );
-          return recordChanges(at);
-        }),
-      ),
+    recordChanges: (changes, at) => serial(() => inTransaction(() => appendChanges(changes, at))),
 
     readProfileViews: (groups, needs) => liveSerial(() => readProfileViews(live, groups, needs)),
 
@@ -249,8 +243,9 @@ export async function createDuckdbSegmentStore(
       serial(async () => {
         const memberships = new Map<string, Set<number>>();
         const reader = await connection.stream(
-          `SELECT segment_id, profile_id::DOUBLE AS profile FROM segment_members
-           WHERE segment_id IN (SELECT id FROM segments WHERE deleted_at IS NULL)`,
+          `SELECT segment_id, profile_id::DOUBLE AS profile FROM segment_changes
+           WHERE segment_id IN (SELECT id FROM segments WHERE deleted_at IS NULL)
+           GROUP BY ALL HAVING arg_max(entered, seq)`,
         );
         for (;;) {
           const chunk = await reader.fetchChunk();
@@ -269,8 +264,8 @@ export async function createDuckdbSegmentStore(
     listMembers: (segmentId, { after, limit }) =>
       serial(async () => {
         const found = await rows(
-          `SELECT profile_id::DOUBLE AS profile FROM segment_members
-           WHERE segment_id = ? AND profile_id > ? ORDER BY profile_id LIMIT ?`,
+          `SELECT profile_id::DOUBLE AS profile FROM ${membersOf('?')} AS members(profile_id)
+           WHERE profile_id > ? ORDER BY profile_id LIMIT ?`,
           [segmentId, after ?? -1, limit],
         );
         return found.map((row) => Number(row.profile));
@@ -310,6 +305,15 @@ export async function createDuckdbSegmentStore(
         return sizes;
       }),
   };
+}
+
+/**
+ * The members now of the segment whose id is the SQL expression given: the profiles whose latest
+ * change is an entry. A subquery of one column.
+ */
+export function membersOf(segmentId: string): string {
+  return `(SELECT profile_id FROM segment_changes WHERE segment_id = ${segmentId}
+           GROUP BY profile_id HAVING arg_max(entered, seq))`;
 }
 
 /** See SegmentStore.readProfileViews. */

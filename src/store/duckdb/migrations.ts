@@ -212,14 +212,8 @@ export const migrations: readonly Migration[] = [
         updated_at TIMESTAMPTZ NOT NULL,
         deleted_at TIMESTAMPTZ
       )`,
-      // Who is in each segment now.
-      `CREATE TABLE segment_members (
-        segment_id VARCHAR NOT NULL,
-        profile_id BIGINT NOT NULL,
-        entered_at TIMESTAMPTZ NOT NULL
-      )`,
-      // Every entry and exit, appended in the same transaction as the change to segment_members:
-      // the Segment Entered / Segment Exited events, and sizes over time.
+      // Every entry and exit, appended: the Segment Entered / Segment Exited events, who is in a
+      // segment now (whose latest change is an entry), and sizes over time.
       `CREATE TABLE segment_changes (
         seq BIGINT NOT NULL,
         segment_id VARCHAR NOT NULL,
