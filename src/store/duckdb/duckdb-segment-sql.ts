@@ -47,11 +47,54 @@ export interface SegmentQuery {
   readonly params: DuckDBValue[];
 }
 
-/** The query selecting the members of a rule. */
+/**
+ * The query selecting the members of a rule. When the rule is an AND with event conditions that no
+ * one without a matching event meets (`count(...) >= 3`, `last(...) within ...`), the profiles with
+ * such events are the only candidates: they are found first (time windows keep them few), and
+ * every other condition is computed for them alone, not for the whole base.
+ */
 export function compileSegmentQuery(rule: Rule, options: SegmentQueryOptions): SegmentQuery {
   const compiler = createCompiler(options);
-  const predicate = compiler.predicate(rule, []);
-  return assemble(compiler, options, 'people.profile', predicate);
+  const conditions = rule.kind === 'and' ? rule.rules : [rule];
+  const narrowing = conditions.filter(needsMatchingEvents);
+  if (narrowing.length === 0 || narrowing.length === conditions.length) {
+    return assemble(compiler, options, 'people.profile', compiler.predicate(rule, []));
+  }
+  const first = narrowing.map((condition) => compiler.predicate(condition, []));
+  const tables = [...compiler.joins];
+  compiler.narrowTo(
+    `candidates AS (${tables.map((name) => `SELECT profile FROM ${name}`).join(' INTERSECT ')})`,
+  );
+  const rest = conditions
+    .filter((condition) => !narrowing.includes(condition))
+    .map((condition) => compiler.predicate(condition, []));
+  return assemble(compiler, options, 'people.profile', `(${[...first, ...rest].join(' AND ')})`);
+}
+
+/** Whether only profiles with a matching event can meet the condition (its table has their rows only). */
+function needsMatchingEvents(rule: Rule): boolean {
+  if (rule.kind === 'occurrence') return true;
+  if (rule.kind !== 'event') return false;
+  if (rule.aggregate === 'min' || rule.aggregate === 'max' || rule.aggregate === 'avg') return true;
+  // count and sum read 0 for profiles without events: they narrow only if 0 fails the comparison.
+  return !compareNumbers(0, rule.op, rule.value);
+}
+
+function compareNumbers(value: number, op: NumberOp, bound: number): boolean {
+  switch (op) {
+    case '<':
+      return value < bound;
+    case '<=':
+      return value <= bound;
+    case '>':
+      return value > bound;
+    case '>=':
+      return value >= bound;
+    case '=':
+      return value === bound;
+    case '!=':
+      return value !== bound;
+  }
 }
 
 /** The query selecting every person's value (`profile`, `v` as JSON) of a computed trait. */
@@ -73,12 +116,16 @@ function assemble(
   const only =
     options.profiles === undefined
       ? ''
-      : ` WHERE coalesce(merged.profile, p.id) IN (SELECT unnest(${compiler.param(idList(options.profiles))}::BIGINT[]))`;
+      : ` WHERE p.id IN (SELECT unnest(${compiler.param(idList(options.profiles))}::BIGINT[]))`;
+  // Every person: the origin profiles not merged into another (a profile others merged into never is).
+  const people = compiler.candidates
+    ? `people AS (SELECT profile FROM candidates${only.replace('p.id', 'profile')})`
+    : `people AS (SELECT p.id AS profile FROM profiles p ANTI JOIN merged ON merged.origin = p.id${only})`;
   const ctes = [
     `merged AS (SELECT unnest(${compiler.param(idList(options.merged.origins))}::BIGINT[]) AS origin,
                        unnest(${compiler.param(idList(options.merged.profiles))}::BIGINT[]) AS profile)`,
-    `people AS (SELECT DISTINCT coalesce(merged.profile, p.id) AS profile FROM profiles p LEFT JOIN merged ON merged.origin = p.id${only})`,
     ...compiler.ctes,
+    people,
   ];
   const joins = compiler.joins
     .map((name) => `LEFT JOIN ${name} ON ${name}.profile = people.profile`)
@@ -92,6 +139,10 @@ function assemble(
 interface Compiler {
   readonly ctes: string[];
   readonly joins: string[];
+  /** Whether tables made from now on hold the rows of the profiles in `candidates` only. */
+  readonly candidates: boolean;
+  /** Adds the `candidates` CTE; the tables made after it are computed for those profiles only. */
+  narrowTo(candidates: string): void;
   readonly params: DuckDBValue[];
   param(value: DuckDBValue): string;
   predicate(rule: Rule, within: readonly string[]): string;
@@ -108,6 +159,11 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
   const traitTables = new Map<string, string>();
   const identifierTables = new Map<string, string>();
   const computedValues = new Map<string, string>();
+  let candidates = false;
+
+  /** The condition a table's WHERE adds once narrowed to the candidates (see compileSegmentQuery). */
+  const narrowed = (origin: string): string =>
+    candidates ? ` AND ${profileOf(origin)} IN (SELECT profile FROM candidates)` : '';
 
   function param(value: DuckDBValue): string {
     params.push(value);
@@ -132,7 +188,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
       't',
       `SELECT ${profileOf('o.origin_profile_id')} AS profile, first(o.value ORDER BY ${order}) AS v
        FROM trait_observations o LEFT JOIN merged ON merged.origin = o.origin_profile_id
-       WHERE o.name = ${param(name)} GROUP BY ALL`,
+       WHERE o.name = ${param(name)}${narrowed('o.origin_profile_id')} GROUP BY ALL`,
     );
     traitTables.set(name, created);
     return created;
@@ -145,7 +201,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
       'i',
       `SELECT DISTINCT ${profileOf('i.origin_profile_id')} AS profile, true AS v
        FROM identities i LEFT JOIN merged ON merged.origin = i.origin_profile_id
-       WHERE i.type = ${param(type)}`,
+       WHERE i.type = ${param(type)}${narrowed('i.origin_profile_id')}`,
     );
     identifierTables.set(type, created);
     return created;
@@ -193,7 +249,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
         `SELECT profile, first(value ORDER BY n DESC, latest DESC, text ASC) AS v FROM (
            SELECT ${profile}, ${property}::VARCHAR AS text, any_value(${property}) AS value, count(*) AS n,
                   max(e.timestamp) AS latest
-           ${from} WHERE ${[...where, present].join(' AND ')} GROUP BY ALL)
+           ${from} WHERE ${[...where, present].join(' AND ')}${narrowed('e.profile_id')} GROUP BY ALL)
          GROUP BY profile`,
       );
       return `${name}.v`;
@@ -225,7 +281,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     }
     const name = table(
       'c',
-      `SELECT ${profile}, ${value} AS v ${from} WHERE ${where.join(' AND ')} GROUP BY ALL`,
+      `SELECT ${profile}, ${value} AS v ${from} WHERE ${where.join(' AND ')}${narrowed('e.profile_id')} GROUP BY ALL`,
     );
     // Without any event: count and sum are 0, distinct an empty list; the others have no value.
     if (aggregate === 'count' || aggregate === 'sum') return `coalesce(${name}.v, '0'::JSON)`;
@@ -245,18 +301,29 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
       'e',
       `SELECT ${profileOf('e.profile_id')} AS profile, ${value}::DOUBLE AS v
        FROM events e LEFT JOIN merged ON merged.origin = e.profile_id
-       WHERE ${[eventFilter(condition.event, condition.where), ...bounds].join(' AND ')}
+       WHERE ${[eventFilter(condition.event, condition.where), ...bounds].join(' AND ')}${narrowed('e.profile_id')}
        GROUP BY ALL`,
     );
   }
 
   function occurrenceTable(condition: OccurrenceCondition): string {
+    // The last event is after a date when any is, and the first before a date when any is: only
+    // those events need reading.
+    const { which, test } = condition;
+    const bounds: string[] = [];
+    if (which === 'last' && test.op === 'within') {
+      bounds.push(`e.timestamp >= ${instant(options.now - durationMs(test.last))}`);
+    } else if (which === 'last' && test.op === 'after') {
+      bounds.push(`e.timestamp > ${instant(resolveDate(test.date, options.now))}`);
+    } else if (which === 'first' && test.op === 'before') {
+      bounds.push(`e.timestamp < ${instant(resolveDate(test.date, options.now))}`);
+    }
     return table(
       'o',
       `SELECT ${profileOf('e.profile_id')} AS profile,
-              epoch_ms(${condition.which === 'first' ? 'min' : 'max'}(e.timestamp))::DOUBLE AS v
+              epoch_ms(${which === 'first' ? 'min' : 'max'}(e.timestamp))::DOUBLE AS v
        FROM events e LEFT JOIN merged ON merged.origin = e.profile_id
-       WHERE ${eventFilter(condition.event, condition.where)}
+       WHERE ${[eventFilter(condition.event, condition.where), ...bounds].join(' AND ')}${narrowed('e.profile_id')}
        GROUP BY ALL`,
     );
   }
@@ -358,7 +425,21 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     return `${value} ${op === '!=' ? '<>' : op} ${param(bound)}::DOUBLE`;
   }
 
-  return { ctes, joins, params, param, predicate, expression };
+  return {
+    ctes,
+    joins,
+    params,
+    param,
+    predicate,
+    expression,
+    get candidates() {
+      return candidates;
+    },
+    narrowTo(sql) {
+      ctes.push(sql);
+      candidates = true;
+    },
+  };
 }
 
 /** A JSON path reaching into nested objects, each key quoted. */
