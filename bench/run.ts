@@ -11,6 +11,8 @@ const benchmarks: Readonly<Record<string, () => Promise<Benchmark>>> = {
   profiles: async () => (await import('./profiles.ts')).runProfilesBenchmark,
   quality: async () => (await import('./quality.ts')).runQualityBenchmark,
   import: async () => (await import('./import.ts')).runImportBenchmark,
+  segments: async () => (await import('./segments.ts')).runSegmentsBenchmark,
+  'segments-live': async () => (await import('./segments-live.ts')).runLiveSegmentsBenchmark,
 };
 
 async function main(argv: readonly string[]): Promise<number> {
