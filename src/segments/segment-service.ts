@@ -115,6 +115,16 @@ export interface SegmentServiceOptions {
 
 export const previewSampleSize = 20;
 
+/** The most origin profiles one round of real-time evaluation takes. */
+const roundSize = 2000;
+
+interface PendingTouch {
+  readonly touch: Touch;
+  /** The round of the first touch not evaluated yet. */
+  readonly since: number;
+  readonly failures: number;
+}
+
 /** A new id: the prefix, then 20 random hex digits. */
 function newId(prefix: string): string {
   return `${prefix}_${randomUUID().replaceAll('-', '').slice(0, 20)}`;
@@ -196,7 +206,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   // Memberships change one step at a time: one segment's refresh, or one round of real-time evaluation.
   const exclusive = createSerialQueue();
   /** What writes changed since the last round of real-time evaluation, per origin profile. */
-  let pending = new Map<number, Touch>();
+  const pending = new Map<number, PendingTouch>();
   let evaluating: Promise<void> | undefined;
   /** Touches counted, and the last of them a finished round covered. */
   let touchedRound = 0;
@@ -405,40 +415,62 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   /** Queues what a write changed for the next round of real-time evaluation. */
   function touchedBy(touches: ReadonlyMap<number, Touch>): void {
     if (segments.size === 0 || closed || touches.size === 0) return;
-    for (const [origin, touch] of touches) {
-      const queued = pending.get(origin);
-      if (queued === undefined) {
-        pending.set(origin, touch);
-        continue;
-      }
-      for (const event of touch.events) queued.events.add(event);
-      for (const trait of touch.traits) queued.traits.add(trait);
-      queued.identifiers ||= touch.identifiers;
-      queued.all ||= touch.all;
-    }
     touchedRound += 1;
-    evaluating ??= (async () => {
-      try {
-        while (pending.size > 0 && !closed) {
-          const batch = pending;
-          const round = touchedRound;
-          pending = new Map();
-          await exclusive(() => evaluateTouched(batch)).catch((error: unknown) => options.onError?.(error));
-          evaluatedRound = round;
-          for (const waiter of [...waiters]) {
-            if (waiter.round <= round) {
-              waiters.delete(waiter);
-              waiter.resolve();
-            }
+    for (const [origin, touch] of touches) queue(origin, touch, touchedRound, 0);
+    evaluating ??= evaluatePending();
+  }
+
+  function queue(origin: number, touch: Touch, round: number, failures: number): void {
+    const queued = pending.get(origin);
+    if (queued === undefined) {
+      pending.set(origin, { touch, since: round, failures });
+      return;
+    }
+    for (const event of touch.events) queued.touch.events.add(event);
+    for (const trait of touch.traits) queued.touch.traits.add(trait);
+    queued.touch.identifiers ||= touch.identifiers;
+    queued.touch.all ||= touch.all;
+  }
+
+  /**
+   * Rounds of real-time evaluation until nothing is pending. A round takes the oldest touches, at
+   * most `roundSize` origin profiles, so that a busy moment does not make ever longer rounds; a
+   * round that fails puts its touches back (up to three times).
+   */
+  async function evaluatePending(): Promise<void> {
+    try {
+      while (pending.size > 0 && !closed) {
+        const batch = new Map<number, PendingTouch>();
+        for (const [origin, entry] of pending) {
+          if (batch.size >= roundSize) break;
+          batch.set(origin, entry);
+        }
+        for (const origin of batch.keys()) pending.delete(origin);
+        const takenAt = touchedRound;
+        const touches = new Map([...batch].map(([origin, entry]) => [origin, entry.touch]));
+        await exclusive(() => evaluateTouched(touches)).catch((error: unknown) => {
+          options.onError?.(error);
+          for (const [origin, entry] of batch) {
+            if (entry.failures < 2) queue(origin, entry.touch, entry.since, entry.failures + 1);
+          }
+        });
+        // Every touch before the oldest one still pending is evaluated.
+        let oldest = takenAt + 1;
+        for (const entry of pending.values()) oldest = Math.min(oldest, entry.since);
+        evaluatedRound = oldest - 1;
+        for (const waiter of [...waiters]) {
+          if (waiter.round <= evaluatedRound) {
+            waiters.delete(waiter);
+            waiter.resolve();
           }
         }
-      } finally {
-        evaluating = undefined;
-        // Closing leaves touches unevaluated: nobody should wait for them.
-        for (const waiter of waiters) waiter.resolve();
-        waiters.clear();
       }
-    })();
+    } finally {
+      evaluating = undefined;
+      // Closing leaves touches unevaluated: nobody should wait for them.
+      for (const waiter of waiters) waiter.resolve();
+      waiters.clear();
+    }
   }
 
   /** One refresh at a time; a refresh asked for during one runs after it. */
@@ -568,7 +600,9 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       computed.set(trait.id, trait);
       dependencies.clear();
       // Segments may already read a stored trait of that name: from now on they read this one.
-      if (usersOfTrait(name).length > 0) await refreshAll();
+      await refreshAll((segment) =>
+        reads(segment.rule, (node) => node.kind === 'trait' && node.name === name),
+      );
       return traitView(trait);
     },
 
@@ -587,7 +621,9 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       computed.set(id, trait);
       dependencies.clear();
       await rename('trait', current.name, name, trait.updatedAt);
-      if (usersOfTrait(name).length > 0) await refreshAll();
+      await refreshAll((segment) =>
+        reads(segment.rule, (node) => node.kind === 'trait' && node.name === name),
+      );
       return traitView(trait);
     },
 
@@ -629,6 +665,26 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     },
   };
 
+  /** Whether a rule has a node that passes the test, looking into the segments it names too. */
+  function reads(rule: Rule, test: (node: Rule) => boolean, seen = new Set<string>()): boolean {
+    if (test(rule)) return true;
+    switch (rule.kind) {
+      case 'and':
+      case 'or':
+        return rule.rules.some((child) => reads(child, test, seen));
+      case 'not':
+        return reads(rule.rule, test, seen);
+      case 'segment': {
+        if (seen.has(rule.segment)) return false;
+        seen.add(rule.segment);
+        const named = byName(rule.segment);
+        return named !== undefined && reads(named.rule, test, seen);
+      }
+      default:
+        return false;
+    }
+  }
+
   function usersOfTrait(name: string): SegmentRecord[] {
     return [...segments.values()].filter((segment) => traitsNamed(segment.rule).includes(name));
   }
@@ -649,7 +705,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       await options.store.saveSegment(segment);
       segments.set(segment.id, segment);
       dependencies.clear();
-      await refreshAll();
+      await refreshAll((other) => other.id === segment.id);
       return view(segment);
     },
 
@@ -668,7 +724,11 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       segments.set(id, segment);
       dependencies.clear();
       await rename('segment', current.name, name, segment.updatedAt);
-      await refreshAll();
+      // The segment, and those that name it (directly or through others).
+      await refreshAll(
+        (other) =>
+          other.id === id || reads(other.rule, (node) => node.kind === 'segment' && node.segment === name),
+      );
       return view(segment);
     },
 
