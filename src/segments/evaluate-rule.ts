@@ -136,7 +136,8 @@ function compareOrdered(
   }
 }
 
-function compareNumber(value: number | undefined, op: NumberOp, bound: number): boolean {
+/** Whether a number (none: never) compares with the bound as the operator says. */
+export function compareNumber(value: number | undefined, op: NumberOp, bound: number): boolean {
   if (value === undefined) return false;
   if (op === '=') return value === bound;
   if (op === '!=') return value !== bound;

@@ -1,3 +1,4 @@
+import { compareNumber } from '../../segments/evaluate-rule.ts';
 import type { DuckDBValue } from '@duckdb/node-api';
 import type { TraitRules } from '../../domain/traits.ts';
 import {
@@ -77,24 +78,7 @@ function needsMatchingEvents(rule: Rule): boolean {
   if (rule.kind !== 'event') return false;
   if (rule.aggregate === 'min' || rule.aggregate === 'max' || rule.aggregate === 'avg') return true;
   // count and sum read 0 for profiles without events: they narrow only if 0 fails the comparison.
-  return !compareNumbers(0, rule.op, rule.value);
-}
-
-function compareNumbers(value: number, op: NumberOp, bound: number): boolean {
-  switch (op) {
-    case '<':
-      return value < bound;
-    case '<=':
-      return value <= bound;
-    case '>':
-      return value > bound;
-    case '>=':
-      return value >= bound;
-    case '=':
-      return value === bound;
-    case '!=':
-      return value !== bound;
-  }
+  return !compareNumber(0, rule.op, rule.value);
 }
 
 /** The query selecting every person's value (`profile`, `v` as JSON) of a computed trait. */
