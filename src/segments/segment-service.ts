@@ -197,8 +197,13 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   const clock = options.clock ?? Date.now;
   const segments = new Map<string, SegmentRecord>();
   const computed = new Map<string, ComputedTraitRecord>();
+  // Indexes by name, and each segment's dependencies, made again after any change (see changed).
+  let computedByName: Map<string, EventExpression> | undefined;
+  let segmentsByName: Map<string, SegmentRecord> | undefined;
   const computedTrait = (name: string): EventExpression | undefined =>
-    [...computed.values()].find((trait) => trait.name === name)?.expression;
+    (computedByName ??= new Map([...computed.values()].map((trait) => [trait.name, trait.expression]))).get(
+      name,
+    );
   const memberships = new Map<string, Set<number>>();
   const refreshedAt = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
@@ -215,7 +220,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   let closed = false;
 
   const byName = (name: string): SegmentRecord | undefined =>
-    [...segments.values()].find((segment) => segment.name === name);
+    (segmentsByName ??= new Map([...segments.values()].map((segment) => [segment.name, segment]))).get(name);
 
   function found(id: string): SegmentRecord {
     const segment = segments.get(id);
@@ -339,6 +344,12 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
 
   /** The dependencies of each segment's rule, computed again after any segment or computed trait changes. */
   const dependencies = new Map<string, Dependencies>();
+  /** After a segment or a computed trait changes: what is derived from them is made again when used. */
+  function changed(): void {
+    dependencies.clear();
+    computedByName = undefined;
+    segmentsByName = undefined;
+  }
   function dependenciesFor(segment: SegmentRecord): Dependencies {
     let found = dependencies.get(segment.id);
     if (found === undefined) {
@@ -523,7 +534,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       const rewritten = { ...segment, rule, updatedAt: at };
       await options.store.saveSegment(rewritten);
       segments.set(segment.id, rewritten);
-      dependencies.clear();
+      changed();
     }
   }
 
@@ -598,7 +609,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveComputedTrait(trait);
       computed.set(trait.id, trait);
-      dependencies.clear();
+      changed();
       // Segments may already read a stored trait of that name: from now on they read this one.
       await refreshAll((segment) =>
         reads(segment.rule, (node) => node.kind === 'trait' && node.name === name),
@@ -619,7 +630,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveComputedTrait(trait);
       computed.set(id, trait);
-      dependencies.clear();
+      changed();
       await rename('trait', current.name, name, trait.updatedAt);
       await refreshAll((segment) =>
         reads(segment.rule, (node) => node.kind === 'trait' && node.name === name),
@@ -639,7 +650,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       }
       await options.store.deleteComputedTrait(id, clock());
       computed.delete(id);
-      dependencies.clear();
+      changed();
     },
 
     get: (id) => traitView(foundTrait(id)),
@@ -704,7 +715,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveSegment(segment);
       segments.set(segment.id, segment);
-      dependencies.clear();
+      changed();
       await refreshAll((other) => other.id === segment.id);
       return view(segment);
     },
@@ -722,7 +733,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       };
       await options.store.saveSegment(segment);
       segments.set(id, segment);
-      dependencies.clear();
+      changed();
       await rename('segment', current.name, name, segment.updatedAt);
       // The segment, and those that name it (directly or through others).
       await refreshAll(
@@ -748,7 +759,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       apply(await options.store.closeSegment(id, clock()));
       await options.store.deleteSegment(id, clock());
       segments.delete(id);
-      dependencies.clear();
+      changed();
       memberships.delete(id);
     },
 
@@ -774,11 +785,11 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         ...store,
         async writeBatch(batch) {
           await store.writeBatch(batch);
-          touchedBy(touchesWritten(batch.events, batch.identity));
+          if (segments.size > 0) touchedBy(touchesWritten(batch.events, batch.identity));
         },
         async assignEventProfiles(assignments, identity) {
           await store.assignEventProfiles(assignments, identity);
-          touchedBy(touchesWritten(assignments, identity));
+          if (segments.size > 0) touchedBy(touchesWritten(assignments, identity));
         },
       };
     },
@@ -819,7 +830,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     async start() {
       for (const trait of await options.store.listComputedTraits()) computed.set(trait.id, trait);
       for (const segment of await options.store.listSegments()) segments.set(segment.id, segment);
-      dependencies.clear();
+      changed();
       for (const [id, members] of await options.store.loadMemberships()) memberships.set(id, members);
       schedule();
     },
