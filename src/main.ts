@@ -124,6 +124,12 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     onError: (error) => app.log.error({ err: error }, 'building profile documents failed'),
   });
   // Segments are evaluated again, in memory, for the profiles each write touches.
+  let appReady = false;
+  // The schedule may run before the app (and its logger) exists.
+  const segmentError = (error: unknown): void => {
+    if (appReady) app.log.error({ err: error }, 'evaluating segments failed');
+    else print(`Evaluating segments failed: ${String(error)}`);
+  };
   const segments = createSegmentService({
     store: reader.store.segments,
     graph: () => identity.graph,
@@ -131,9 +137,11 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     sources,
     refreshIntervalMs: config.segments.refreshIntervalMs,
     clock: options.segmentClock,
-    onError: (error) => app.log.error({ err: error }, 'evaluating segments failed'),
+    onError: (error) => segmentError(error),
   });
   await segments.start();
+  // Batches loaded from the ingest log were not judged against the segments: every segment is, now.
+  if (recovered > 0) segments.refreshAll().catch(segmentError);
   const store = segments.watch(reader.store);
   const writer = createGroupCommitWriter({
     store,
@@ -201,6 +209,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     segments,
     logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
   });
+  appReady = true;
 
   const address = await app.listen({ port: config.port, host: config.host });
   const url = address.replace('[::1]', 'localhost');
