@@ -134,3 +134,28 @@ test('cible tells what is wrong when no server answers', async () => {
   assert.match(stderr, /CIBLE_ERR_CLI_SERVER_UNREACHABLE: No Cible answers at http:\/\/127\.0\.0\.1:1/);
   assert.match(stderr, /npm start/);
 });
+
+test('cible segments list shows each segment with its size over the last 30 days; preview counts a rule', async () => {
+  const created = await fetch(`${cible.url}/api/segments`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'Everyone seen', rule: 'count(event "Nothing Happened") = 0' }),
+  });
+  assert.equal(created.status, 201);
+  const { size } = (await created.json()) as { size: number };
+  const list = await cli('segments', 'list');
+  assert.equal(list.code, 0, list.stderr);
+  const line = list.stdout.split('\n').find((text) => text.startsWith('Everyone seen\t'));
+  assert.ok(line !== undefined, list.stdout);
+  const [, count, sizes, rule] = line.split('\t');
+  assert.equal(Number(count), size);
+  assert.match(sizes ?? '', /^[▁▂▃▄▅▆▇█]{30}$/);
+  assert.equal(rule, 'count(event "Nothing Happened") = 0');
+
+  const preview = await cli('segments', 'preview', 'count(event "Nothing Happened") = 0');
+  assert.equal(preview.code, 0, preview.stderr);
+  assert.match(preview.stdout, new RegExp(`^${size} profiles`));
+  const broken = await cli('segments', 'preview', 'trait city is "Paris"');
+  assert.notEqual(broken.code, 0);
+  assert.match(broken.stderr, /CIBLE_ERR_SEGMENT_SYNTAX|line 1, column 12/);
+});

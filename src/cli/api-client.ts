@@ -12,6 +12,10 @@ export interface ApiClient {
   listSources(): Promise<SourceInfo[]>;
   findOrCreateSource(name: string): Promise<SourceInfo>;
   listImports(): Promise<{ imports: ImportSummary[] }>;
+  listSegments(): Promise<SegmentSummary[]>;
+  /** Members at the end of each of the last `days` days, oldest first. */
+  segmentSizes(id: string, days: number): Promise<{ day: string; size: number }[]>;
+  previewSegment(rule: string): Promise<{ size: number; sample: { id: number }[] }>;
   /** The admin token the client authenticates with. */
   readonly token: string;
 }
@@ -23,6 +27,13 @@ export interface ImportSummary {
   readonly fileName: string;
   readonly rows: { readonly read: number; readonly rejected: number };
   readonly events: { readonly accepted: number; readonly duplicates: number };
+}
+
+export interface SegmentSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly text: string;
+  readonly size: number;
 }
 
 export function createApiClient(serverUrl: string, token: string): ApiClient {
@@ -55,6 +66,13 @@ export function createApiClient(serverUrl: string, token: string): ApiClient {
       return existing ?? (await client.createSource(name));
     },
     listImports: () => call('GET', '/api/imports?limit=100'),
+    listSegments: async () => (await call<{ segments: SegmentSummary[] }>('GET', '/api/segments')).segments,
+    async segmentSizes(id, days) {
+      const from = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+      const path = `/api/segments/${encodeURIComponent(id)}/sizes?from=${from}`;
+      return (await call<{ sizes: { day: string; size: number }[] }>('GET', path)).sizes;
+    },
+    previewSegment: (rule) => call('POST', '/api/segments/preview', { rule }),
     token,
   };
   return client;

@@ -18,6 +18,8 @@ Commands:
   import <file> --mapping <m>   Import a CRM or till file (customers or transactions) as the mapping
                                 says, as a job of the server; progress bar, report, rejected rows
   imports list                  List imports and their state
+  segments list                 List segments: size now, sizes over the last 30 days, rule
+  segments preview "<rule>"     How many profiles a rule selects now, without saving it
   help                          This text
 
 Options for every command:
@@ -92,6 +94,28 @@ async function main(argv: readonly string[]): Promise<number> {
       throw new CibleError(
         'CIBLE_ERR_CLI_USAGE',
         'Say `cible sources create <name>` or `cible sources list`.',
+      );
+    }
+    case 'segments': {
+      const client = await clientFor(config);
+      if (rest[0] === 'list') {
+        for (const segment of await client.listSegments()) {
+          const sizes = await client.segmentSizes(segment.id, 30);
+          console.log(
+            `${segment.name}\t${segment.size}\t${sparkline(sizes.map((day) => day.size))}\t${segment.text}`,
+          );
+        }
+        return 0;
+      }
+      if (rest[0] === 'preview' && rest[1] !== undefined) {
+        const preview = await client.previewSegment(rest.slice(1).join(' '));
+        const sample = preview.sample.map((profile) => profile.id).join(', ');
+        console.log(`${preview.size} profiles${preview.size > 0 ? `, for example ${sample}` : ''}`);
+        return 0;
+      }
+      throw new CibleError(
+        'CIBLE_ERR_CLI_USAGE',
+        'Say `cible segments list` or `cible segments preview "<rule>"`.',
       );
     }
     case 'import': {
@@ -209,3 +233,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = 1;
   },
 );
+
+/** Numbers as a line of bars, lowest to highest: ▁▂▃▄▅▆▇█. */
+function sparkline(values: readonly number[]): string {
+  const bars = '▁▂▃▄▅▆▇█';
+  const low = Math.min(...values);
+  const span = Math.max(...values) - low;
+  return values.map((value) => bars[span === 0 ? 0 : Math.round(((value - low) / span) * 7)]).join('');
+}
