@@ -538,20 +538,6 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     }
   }
 
-  function traitsNamed(rule: Rule): string[] {
-    switch (rule.kind) {
-      case 'and':
-      case 'or':
-        return rule.rules.flatMap(traitsNamed);
-      case 'not':
-        return traitsNamed(rule.rule);
-      case 'trait':
-        return [rule.name];
-      default:
-        return [];
-    }
-  }
-
   function foundTrait(id: string): ComputedTraitRecord {
     const trait = computed.get(id);
     if (trait === undefined) {
@@ -611,9 +597,8 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       computed.set(trait.id, trait);
       changed();
       // Segments may already read a stored trait of that name: from now on they read this one.
-      await refreshAll((segment) =>
-        reads(segment.rule, (node) => node.kind === 'trait' && node.name === name),
-      );
+      const users = new Set(usersOfTrait(name).map((segment) => segment.id));
+      await refreshAll((segment) => users.has(segment.id));
       return traitView(trait);
     },
 
@@ -632,9 +617,8 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       computed.set(id, trait);
       changed();
       await rename('trait', current.name, name, trait.updatedAt);
-      await refreshAll((segment) =>
-        reads(segment.rule, (node) => node.kind === 'trait' && node.name === name),
-      );
+      const users = new Set(usersOfTrait(name).map((segment) => segment.id));
+      await refreshAll((segment) => users.has(segment.id));
       return traitView(trait);
     },
 
@@ -697,7 +681,9 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
   }
 
   function usersOfTrait(name: string): SegmentRecord[] {
-    return [...segments.values()].filter((segment) => traitsNamed(segment.rule).includes(name));
+    return [...segments.values()].filter((segment) =>
+      reads(segment.rule, (node) => node.kind === 'trait' && node.name === name),
+    );
   }
 
   return {

@@ -36,15 +36,9 @@ export interface SegmentStore {
   ): Promise<{ size: number; sample: number[] }>;
   /**
    * Evaluates the segment's rule over every profile and records who entered and who exited since
-   * the last time, atomically; `profiles` restricts both to those profiles (the others keep their
-   * membership). Resolves with the changes recorded.
+   * the last time, atomically. Resolves with the changes recorded.
    */
-  refreshSegment(
-    segmentId: string,
-    rule: Rule,
-    context: RuleContext,
-    profiles?: readonly number[],
-  ): Promise<SegmentChange[]>;
+  refreshSegment(segmentId: string, rule: Rule, context: RuleContext): Promise<SegmentChange[]>;
   /** Records changes found in real time (see SegmentChange), atomically; resolves with their seqs. */
   recordChanges(
     changes: readonly Pick<SegmentChange, 'segmentId' | 'profileId' | 'change'>[],

@@ -36,8 +36,6 @@ export interface SegmentQueryOptions {
   readonly segmentRule: (name: string) => Rule | undefined;
   /** Origin profiles merged into another profile, and that profile. */
   readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
-  /** Judges only these profiles (the others are left out of the result). */
-  readonly profiles?: readonly number[] | undefined;
   /** The expression of a computed trait, read in place of a stored trait of that name. */
   readonly computedTrait?: ((name: string) => EventExpression | undefined) | undefined;
 }
@@ -97,14 +95,10 @@ function assemble(
   columns: string,
   predicate: string,
 ): SegmentQuery {
-  const only =
-    options.profiles === undefined
-      ? ''
-      : ` WHERE p.id IN (SELECT unnest(${compiler.param(idList(options.profiles))}::BIGINT[]))`;
   // Every person: the origin profiles not merged into another (a profile others merged into never is).
   const people = compiler.candidates
-    ? `people AS (SELECT profile FROM candidates${only.replace('p.id', 'profile')})`
-    : `people AS (SELECT p.id AS profile FROM profiles p ANTI JOIN merged ON merged.origin = p.id${only})`;
+    ? `people AS (SELECT profile FROM candidates)`
+    : `people AS (SELECT p.id AS profile FROM profiles p ANTI JOIN merged ON merged.origin = p.id)`;
   const ctes = [
     `merged AS (SELECT unnest(${compiler.param(idList(options.merged.origins))}::BIGINT[]) AS origin,
                        unnest(${compiler.param(idList(options.merged.profiles))}::BIGINT[]) AS profile)`,

@@ -2,16 +2,10 @@ import { createSerialQueue } from '../../serial-queue.ts';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { EventExpression, Rule } from '../../segments/rule.ts';
 import type { ViewEvent } from '../../segments/evaluate-rule.ts';
-import type {
-  ComputedTraitRecord,
-  RuleContext,
-  SegmentChange,
-  SegmentRecord,
-  SegmentStore,
-} from '../segment-store.ts';
+import type { ComputedTraitRecord, SegmentChange, SegmentRecord, SegmentStore } from '../segment-store.ts';
 import type { ProfileGroups, TraitRow } from '../store.ts';
 import { groupPairs, groupsTable, readLatestTraits } from './duckdb-profile-facts.ts';
-import { appendRows, idList, timestampValue } from './append-rows.ts';
+import { appendRows, timestampValue } from './append-rows.ts';
 import { compileExpressionQuery, compileSegmentQuery } from './duckdb-segment-sql.ts';
 
 const day = 86_400_000;
@@ -34,10 +28,6 @@ export async function createDuckdbSegmentStore(
 
   const [last] = await rows('SELECT coalesce(max(seq), 0)::DOUBLE AS seq FROM segment_changes');
   let nextSeq = Number(last?.seq ?? 0) + 1;
-
-  function query(rule: Rule, context: RuleContext, profiles?: readonly number[]) {
-    return compileSegmentQuery(rule, { ...context, profiles });
-  }
 
   /**
    * Records the changes in the temp table `cible_segment_changes` (segment_id, profile, entered) as
@@ -181,7 +171,7 @@ export async function createDuckdbSegmentStore(
 
     previewRule: (rule, context, sampleSize) =>
       serial(async () => {
-        const compiled = query(rule, context);
+        const compiled = compileSegmentQuery(rule, context);
         const found = await rows(
           `WITH members AS (${compiled.sql})
            SELECT (SELECT count(*) FROM members)::DOUBLE AS size,
@@ -194,29 +184,22 @@ export async function createDuckdbSegmentStore(
         return { size: Number(row?.size ?? 0), sample: sample.map(Number) };
       }),
 
-    refreshSegment: (segmentId, rule, context, profiles) =>
+    refreshSegment: (segmentId, rule, context) =>
       serial(() =>
         inTransaction(async () => {
-          const compiled = query(rule, context, profiles);
+          const compiled = compileSegmentQuery(rule, context);
           await connection.run(
             `CREATE OR REPLACE TEMP TABLE cible_segment_now AS ${compiled.sql}`,
             compiled.params,
           );
-          const scope = profiles === undefined ? '' : `AND profile_id IN (SELECT unnest(?::BIGINT[]))`;
           await connection.run(
             `CREATE OR REPLACE TEMP TABLE cible_segment_changes AS
              SELECT ?::VARCHAR AS segment_id, profile, true AS entered FROM cible_segment_now
              WHERE profile NOT IN ${membersOf('?')}
              UNION ALL
              SELECT ?, profile_id, false FROM ${membersOf('?')} AS members(profile_id)
-             WHERE true ${scope} AND profile_id NOT IN (SELECT profile FROM cible_segment_now)`,
-            [
-              segmentId,
-              segmentId,
-              segmentId,
-              segmentId,
-              ...(profiles === undefined ? [] : [idList(profiles)]),
-            ],
+             WHERE profile_id NOT IN (SELECT profile FROM cible_segment_now)`,
+            [segmentId, segmentId, segmentId, segmentId],
           );
           return recordChanges(context.now);
         }),
