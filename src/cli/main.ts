@@ -110,7 +110,8 @@ async function main(argv: readonly string[]): Promise<number> {
       if (rest[0] === 'preview' && rest[1] !== undefined) {
         const preview = await client.previewSegment(rest.slice(1).join(' '));
         const sample = preview.sample.map((profile) => profile.id).join(', ');
-        console.log(`${preview.size} profiles${preview.size > 0 ? `, for example ${sample}` : ''}`);
+        const profiles = preview.size === 1 ? 'profile' : 'profiles';
+        console.log(`${preview.size} ${profiles}${preview.size > 0 ? `, for example ${sample}` : ''}`);
         return 0;
       }
       throw new CibleError(
