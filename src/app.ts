@@ -1,7 +1,11 @@
 import swagger from '@fastify/swagger';
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config/config.ts';
-import { adminApi, adminAuth } from './api/admin.ts';
+import cookie from '@fastify/cookie';
+import { accessApi, accessControl } from './api/access.ts';
+import { adminApi } from './api/admin.ts';
+import type { AccessService } from './access/access-service.ts';
+import type { AuditLog } from './access/audit-log.ts';
 import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
 import { segmentsApi } from './api/segments.ts';
@@ -30,7 +34,8 @@ export interface AppDeps {
   readonly pipeline: IngestPipeline;
   readonly writer: GroupCommitWriter;
   readonly dedupe: MessageDedupe;
-  readonly adminToken: string;
+  readonly access: AccessService;
+  readonly audit: AuditLog;
   readonly identity: IdentityResolver;
   readonly reader: ProfileReader;
   readonly identifierRules: IdentifierRules;
@@ -41,6 +46,7 @@ export interface AppDeps {
   /** Saved segments; without them the /api/segments routes are absent. */
   readonly segments?: SegmentService;
   readonly logger?: FastifyServerOptions['logger'];
+  readonly now?: () => number;
 }
 
 const segmentRoutes = ['/api/segments', '/api/computed-traits', '/api/analysis'];
@@ -56,6 +62,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     logController: new LogController({ disableRequestLogging: true }),
   });
   installErrorHandler(app);
+  const now = deps.now ?? Date.now;
+  await app.register(cookie);
+  // Every /api route below is checked against src/access/access-policy.ts.
+  await app.register(accessControl, { access: deps.access, audit: deps.audit, now });
 
   await app.register(swagger, {
     openapi: {
@@ -64,7 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         title: 'Cible API',
         version: '1',
         description:
-          'Segment-compatible tracking API (/v1, write keys) and the admin API (/api, bearer token). ' +
+          'Segment-compatible tracking API (/v1, write keys) and the admin API (/api: bearer token or session cookie, roles in docs/access.md). ' +
           'Errors answer {"error": {"code", "message", "field"?, "hint"}}.',
       },
       components: {
@@ -97,20 +107,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     sources: deps.sources,
     maxTransportBytes: deps.config.ingest.maxTransportBytes,
   });
+  await app.register(accessApi, {
+    access: deps.access,
+    audit: deps.audit,
+    store: deps.store,
+    cookieSecure: deps.config.access.cookieSecure,
+    signInsPerMinute: deps.config.access.signInsPerMinute,
+    now,
+  });
   await app.register(adminApi, {
     store: deps.store,
     sources: deps.sources,
     pipeline: deps.pipeline,
     writer: deps.writer,
     dedupe: deps.dedupe,
-    adminToken: deps.adminToken,
     startedAt: Date.now(),
     identity: deps.identity,
     reader: deps.reader,
   });
   await app.register(async (scope) => {
-    // The profile routes sit behind the same bearer token as the rest of /api.
-    await scope.register(adminAuth, { adminToken: deps.adminToken });
     await scope.register(profilesApi, {
       store: deps.store,
       pipeline: deps.pipeline,

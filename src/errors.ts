@@ -53,7 +53,7 @@ export const errorCatalogue = {
   },
   CIBLE_ERR_TRACKING_UNKNOWN_WRITE_KEY: {
     status: 401,
-    hint: 'Use the write key of an existing source (GET /api/sources, or `cible sources create <name>`).',
+    hint: 'Use the current write key of an existing source (GET /api/sources, or `cible sources create <name>`); a rotated or revoked key no longer works.',
   },
   CIBLE_ERR_INGEST_OVERLOADED: {
     status: 429,
@@ -69,11 +69,63 @@ export const errorCatalogue = {
   },
   CIBLE_ERR_AUTH_MISSING_TOKEN: {
     status: 401,
-    hint: 'Send "Authorization: Bearer <admin token>" (printed at first start, stored in <data dir>/admin-token).',
+    hint: 'Send "Authorization: Bearer <token>" (an API token, or the admin token printed at first start and stored in <data dir>/admin-token), or sign in with POST /api/session.',
   },
   CIBLE_ERR_AUTH_INVALID_TOKEN: {
     status: 401,
-    hint: 'The bearer token is not valid: check CIBLE_ADMIN_TOKEN or <data dir>/admin-token.',
+    hint: 'The bearer token is not valid: check CIBLE_ADMIN_TOKEN, <data dir>/admin-token, or ask an admin for an API token (POST /api/tokens).',
+  },
+  CIBLE_ERR_AUTH_TOKEN_REVOKED: {
+    status: 401,
+    hint: 'This API token was revoked: ask an admin for a new one (POST /api/tokens).',
+  },
+  CIBLE_ERR_AUTH_WRITE_KEY: {
+    status: 401,
+    hint: 'Write keys only send events to /v1; use an API token or sign in for /api.',
+  },
+  CIBLE_ERR_AUTH_SESSION_EXPIRED: {
+    status: 401,
+    hint: 'Sign in again (POST /api/session with your email and password).',
+  },
+  CIBLE_ERR_AUTH_FORBIDDEN: {
+    status: 403,
+    hint: 'Your role does not allow this; ask an admin for a role that does (docs/access.md lists who may do what).',
+  },
+  CIBLE_ERR_AUTH_CSRF: {
+    status: 403,
+    hint: "Send the session's CSRF token (from POST or GET /api/session) in the X-CSRF-Token header of every request that changes something.",
+  },
+  CIBLE_ERR_AUTH_LOGIN_FAILED: {
+    status: 401,
+    hint: 'Check the email and password; after repeated failures the account is locked for a while.',
+  },
+  CIBLE_ERR_AUTH_LOCKED: {
+    status: 429,
+    hint: 'Too many failed sign-ins: wait the number of seconds in Retry-After, or ask an admin to reset the password.',
+  },
+  CIBLE_ERR_AUTH_RATE_LIMITED: {
+    status: 429,
+    hint: 'Too many sign-in attempts from this address: wait the number of seconds in Retry-After.',
+  },
+  CIBLE_ERR_USER_EMAIL_TAKEN: {
+    status: 409,
+    hint: 'A console user already has this email: update that user (PATCH /api/users/{id}) instead.',
+  },
+  CIBLE_ERR_USER_INVALID_PASSWORD: {
+    status: 400,
+    hint: 'Choose a password of 12 to 200 characters.',
+  },
+  CIBLE_ERR_USER_NOT_FOUND: {
+    status: 404,
+    hint: 'List the console users with GET /api/users.',
+  },
+  CIBLE_ERR_TOKEN_NOT_FOUND: {
+    status: 404,
+    hint: 'List the API tokens with GET /api/tokens.',
+  },
+  CIBLE_ERR_SOURCE_NOT_FOUND: {
+    status: 404,
+    hint: 'List the sources with GET /api/sources.',
   },
   CIBLE_ERR_API_INVALID_REQUEST: {
     status: 400,

@@ -2,6 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { createAccessService } from './access/access-service.ts';
+import { createAuditLog } from './access/audit-log.ts';
 import { buildApp } from './app.ts';
 import type { Config } from './config/config.ts';
 import { createIdentityGraph, type IdentityGraph } from './domain/identity-graph.ts';
@@ -192,6 +194,15 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     caughtUp: () => writer.caughtUp(),
     onError: (error, importId) => app.log.error({ err: error, importId }, 'import failed'),
   });
+  const access = await createAccessService({
+    store: storage.access,
+    bootstrapToken: adminToken,
+    settings: config.access,
+    now,
+  });
+  const audit = createAuditLog(storage.access, {
+    onError: (error) => app.log.error({ err: error }, 'writing the audit log failed'),
+  });
   const app = await buildApp({
     config,
     store,
@@ -199,7 +210,8 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     pipeline,
     writer,
     dedupe,
-    adminToken,
+    access,
+    audit,
     identity,
     reader,
     identifierRules: config.rules.identifiers,
@@ -224,6 +236,8 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       stopping ??= (async () => {
         clearInterval(expiry);
         await app.close();
+        await audit.close();
+        await access.close();
         await imports.close();
         await segments.close();
         await writer.drain();

@@ -1,7 +1,5 @@
-import { timingSafeEqual, createHash } from 'node:crypto';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import fastifyPlugin from 'fastify-plugin';
 import { EventOutput, eventTypes } from '../domain/events.ts';
 import { CibleError } from '../errors.ts';
 import type { GroupCommitWriter } from '../ingestion/group-commit.ts';
@@ -20,7 +18,6 @@ export interface AdminApiOptions {
   readonly pipeline: IngestPipeline;
   readonly writer: GroupCommitWriter;
   readonly dedupe: MessageDedupe;
-  readonly adminToken: string;
   readonly startedAt: number;
   readonly identity: IdentityResolver;
   readonly reader: ProfileReader;
@@ -31,6 +28,7 @@ const SourceOutput = Type.Object({
   name: Type.String(),
   writeKey: Type.String(),
   createdAt: Type.String({ description: 'ISO-8601' }),
+  revokedAt: Type.Union([Type.String(), Type.Null()], { description: 'When the write key was revoked.' }),
 });
 
 const QuarantineOutput = Type.Object({
@@ -64,8 +62,6 @@ const Cursor = Type.Integer({ minimum: 1, description: 'nextCursor of the previo
 export async function adminApi(fastify: FastifyInstance, options: AdminApiOptions): Promise<void> {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(adminAuth, { adminToken: options.adminToken });
-
   const security = [{ bearerAuth: [] }];
 
   app.post(
@@ -83,6 +79,45 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
       const source = await options.sources.create(request.body.name.trim());
       return reply.code(201).send(sourceOutput(source));
     },
+  );
+
+  const rotate = (revoke: boolean) => async (request: { params: { id: string } }) => {
+    const { id } = request.params;
+    const source = revoke
+      ? await options.sources.revokeWriteKey(id)
+      : await options.sources.rotateWriteKey(id);
+    if (source === undefined) {
+      throw new CibleError('CIBLE_ERR_SOURCE_NOT_FOUND', `No source ${id}.`, { field: 'id' });
+    }
+    return sourceOutput(source);
+  };
+
+  app.post(
+    '/api/sources/:id/write-key',
+    {
+      schema: {
+        tags: ['sources'],
+        summary: 'Give the source a new write key; the old one is refused from now on',
+        security,
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: SourceOutput, 404: ErrorOutput },
+      },
+    },
+    rotate(false),
+  );
+
+  app.delete(
+    '/api/sources/:id/write-key',
+    {
+      schema: {
+        tags: ['sources'],
+        summary: 'Revoke the write key: events sent with it are refused (a new key works again)',
+        security,
+        params: Type.Object({ id: Type.String() }),
+        response: { 200: SourceOutput, 404: ErrorOutput },
+      },
+    },
+    rotate(true),
   );
 
   app.get(
@@ -342,30 +377,6 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
   );
 }
 
-/** Bearer-token check for every route of the scope it is registered in. */
-export const adminAuth = fastifyPlugin(async (app: FastifyInstance, options: { adminToken: string }) => {
-  const expected = digest(options.adminToken);
-  app.addHook('onRequest', async (request, reply) => {
-    const header = request.headers.authorization;
-    if (header === undefined || !/^bearer /i.test(header)) {
-      return sendError(
-        reply,
-        new CibleError('CIBLE_ERR_AUTH_MISSING_TOKEN', 'This route needs a bearer token.'),
-      );
-    }
-    if (!timingSafeEqual(digest(header.slice(7).trim()), expected)) {
-      return sendError(
-        reply,
-        new CibleError('CIBLE_ERR_AUTH_INVALID_TOKEN', 'The bearer token is not valid.'),
-      );
-    }
-  });
-});
-
-function digest(token: string): Buffer {
-  return createHash('sha256').update(token).digest();
-}
-
 function quarantineNotFound(id: number): CibleError {
   return new CibleError('CIBLE_ERR_QUARANTINE_NOT_FOUND', `No quarantined record ${id}.`, { field: 'id' });
 }
@@ -375,7 +386,13 @@ function iso(ms: number): string {
 }
 
 function sourceOutput(source: Source) {
-  return { id: source.id, name: source.name, writeKey: source.writeKey, createdAt: iso(source.createdAt) };
+  return {
+    id: source.id,
+    name: source.name,
+    writeKey: source.writeKey,
+    createdAt: iso(source.createdAt),
+    revokedAt: source.revokedAt === null ? null : iso(source.revokedAt),
+  };
 }
 
 export function eventOutput(row: EventRow): EventOutput {

@@ -19,6 +19,7 @@ export interface Config {
   readonly store: StoreConfig;
   readonly imports: ImportsConfig;
   readonly segments: SegmentsConfig;
+  readonly access: AccessConfig;
   /** Identifier, identity and trait rules: built-in ones, changed by the rules file if there is one. */
   readonly rules: Rules;
   /** The rules file read, or null when the built-in rules apply. */
@@ -54,6 +55,19 @@ export interface SegmentsConfig {
   readonly refreshIntervalMs: number;
 }
 
+export interface AccessConfig {
+  /** Session cookies carry the Secure attribute (browsers still send them to http://localhost). */
+  readonly cookieSecure: boolean;
+  /** How long a console session lasts, ms. */
+  readonly sessionMs: number;
+  /** Failed sign-ins in a row that lock an account... */
+  readonly maxFailedLogins: number;
+  /** ...for this long, ms. */
+  readonly lockoutMs: number;
+  /** Sign-in attempts allowed per client address and minute. */
+  readonly signInsPerMinute: number;
+}
+
 export interface StoreConfig {
   /** DuckDB memory limit, e.g. "512MB". */
   readonly memoryLimit: string;
@@ -84,6 +98,7 @@ const defaults = {
   store: { memoryLimit: '256MB', threads: 2 },
   imports: { maxFileMb: 10 * 1024 },
   segments: { refreshSeconds: 60 },
+  access: { sessionHours: 12, maxFailedLogins: 5, lockoutMinutes: 15, signInsPerMinute: 20 },
 } as const;
 
 export const rulesFileName = 'cible.json';
@@ -207,6 +222,34 @@ export function loadConfig(sources: ConfigSources = {}): Config {
           0,
           7 * 24 * 3600,
         ) * 1000,
+    },
+    access: {
+      cookieSecure: env.CIBLE_COOKIE_SECURE !== 'false',
+      sessionMs:
+        integer('CIBLE_SESSION_HOURS', env.CIBLE_SESSION_HOURS, defaults.access.sessionHours, 1, 24 * 30) *
+        3_600_000,
+      maxFailedLogins: integer(
+        'CIBLE_LOGIN_MAX_FAILURES',
+        env.CIBLE_LOGIN_MAX_FAILURES,
+        defaults.access.maxFailedLogins,
+        1,
+        100,
+      ),
+      lockoutMs:
+        integer(
+          'CIBLE_LOGIN_LOCKOUT_MINUTES',
+          env.CIBLE_LOGIN_LOCKOUT_MINUTES,
+          defaults.access.lockoutMinutes,
+          1,
+          24 * 60,
+        ) * 60_000,
+      signInsPerMinute: integer(
+        'CIBLE_LOGIN_ATTEMPTS_PER_MINUTE',
+        env.CIBLE_LOGIN_ATTEMPTS_PER_MINUTE,
+        defaults.access.signInsPerMinute,
+        1,
+        10_000,
+      ),
     },
     rules: rulesFile === null ? defaultRules : loadRulesFile(rulesFile),
     rulesFile,

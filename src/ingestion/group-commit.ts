@@ -346,5 +346,6 @@ function addIdentity(
   for (const row of more.traits) into.traits.push(row);
   for (const row of more.sightings ?? []) into.sightings.push(row);
   for (const row of more.rejectedIdentifiers ?? []) into.rejectedIdentifiers.push(row);
+  for (const row of more.consent ?? []) into.consent.push(row);
   return into;
 }

@@ -18,12 +18,14 @@ const sourceA: Source = {
   name: 'Web',
   writeKey: 'wk_a_0123456789',
   createdAt: NOW - 86_400_000,
+  revokedAt: null,
 };
 const sourceB: Source = {
   id: 'src_b',
   name: 'Server',
   writeKey: 'wk_b_0123456789',
   createdAt: NOW - 86_400_000,
+  revokedAt: null,
 };
 
 const defaultLimits: IngestConfig = loadConfig({ argv: [], env: {} }).ingest;
@@ -40,10 +42,13 @@ function fakeSources(initial: readonly Source[]): SourceRegistry {
         name,
         writeKey: `wk_${list.length}_xxxxxxxx`,
         createdAt: NOW,
+        revokedAt: null,
       };
       list.push(source);
       return source;
     },
+    rotateWriteKey: () => Promise.resolve(undefined),
+    revokeWriteKey: () => Promise.resolve(undefined),
   };
 }
 

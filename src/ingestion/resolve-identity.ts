@@ -26,6 +26,7 @@ export function emptyIdentityChanges(): PendingIdentityChanges {
     traits: [],
     sightings: [],
     rejectedIdentifiers: [],
+    consent: [],
   };
 }
 

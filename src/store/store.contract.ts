@@ -58,13 +58,141 @@ export function storeContract(
     });
     after(() => dispose());
 
-    test('sources are created and listed', async () => {
-      await store.createSource({ id: 'src_a', name: 'web', writeKey: 'wk-a', createdAt: t0 });
-      await store.createSource({ id: 'src_b', name: 'crm', writeKey: 'wk-b', createdAt: t0 + 1 });
+    test('sources are created, listed, given a new key and revoked', async () => {
+      await store.createSource({
+        id: 'src_a',
+        name: 'web',
+        writeKey: 'wk-a',
+        createdAt: t0,
+        revokedAt: null,
+      });
+      await store.createSource({
+        id: 'src_b',
+        name: 'crm',
+        writeKey: 'wk-b',
+        createdAt: t0 + 1,
+        revokedAt: null,
+      });
+      await store.updateSource({
+        id: 'src_b',
+        name: 'crm',
+        writeKey: 'wk-b2',
+        createdAt: t0 + 1,
+        revokedAt: t0 + 5,
+      });
       assert.deepEqual(await store.listSources(), [
-        { id: 'src_a', name: 'web', writeKey: 'wk-a', createdAt: t0 },
-        { id: 'src_b', name: 'crm', writeKey: 'wk-b', createdAt: t0 + 1 },
+        { id: 'src_a', name: 'web', writeKey: 'wk-a', createdAt: t0, revokedAt: null },
+        { id: 'src_b', name: 'crm', writeKey: 'wk-b2', createdAt: t0 + 1, revokedAt: t0 + 5 },
       ]);
+      await store.updateSource({
+        id: 'src_b',
+        name: 'crm',
+        writeKey: 'wk-b2',
+        createdAt: t0 + 1,
+        revokedAt: null,
+      });
+      assert.equal((await store.listSources())[1]?.revokedAt, null);
+    });
+
+    test('users, tokens and sessions are saved, replaced and read back', async () => {
+      const user = {
+        id: 'usr_1',
+        email: 'ana@example.com',
+        passwordHash: 'scrypt$1$1$1$salt$hash',
+        role: 'marketer' as const,
+        createdAt: t0,
+        disabledAt: null,
+        failedLogins: 0,
+        lockedUntil: null,
+      };
+      await store.access.saveUser(user);
+      await store.access.saveUser({ ...user, failedLogins: 5, lockedUntil: t0 + 900_000 });
+      assert.deepEqual(await store.access.listUsers(), [
+        { ...user, failedLogins: 5, lockedUntil: t0 + 900_000 },
+      ]);
+
+      const token = {
+        id: 'tok_1',
+        name: 'reporting',
+        role: 'analyst' as const,
+        tokenHash: 'ab'.repeat(32),
+        createdAt: t0,
+        createdBy: 'bootstrap',
+        lastUsedAt: null,
+        revokedAt: null,
+      };
+      await store.access.saveToken(token);
+      await store.access.saveToken({ ...token, lastUsedAt: t0 + 10, revokedAt: t0 + 20 });
+      assert.deepEqual(await store.access.listTokens(), [
+        { ...token, lastUsedAt: t0 + 10, revokedAt: t0 + 20 },
+      ]);
+
+      const live = {
+        idHash: 'cd'.repeat(32),
+        userId: 'usr_1',
+        csrfToken: 'csrf',
+        createdAt: t0,
+        expiresAt: t0 + 1000,
+      };
+      const expired = { ...live, idHash: 'ef'.repeat(32), expiresAt: t0 + 10 };
+      await store.access.saveSession(live);
+      await store.access.saveSession(expired);
+      assert.deepEqual(await store.access.listSessions(t0 + 100), [live]);
+      await store.access.deleteUser('usr_1');
+      assert.deepEqual(await store.access.listSessions(t0 + 100), []);
+      assert.deepEqual(await store.access.listUsers(), []);
+    });
+
+    test('the audit log appends in order and filters', async () => {
+      const entry = {
+        at: t0,
+        actorType: 'user' as const,
+        actorId: 'usr_1',
+        actorName: 'ana@example.com',
+        role: 'marketer' as const,
+        action: 'profile.view',
+        targetType: 'profiles',
+        targetId: '42',
+        ip: '203.0.113.9',
+        detail: null,
+      };
+      await store.access.appendAudit([
+        entry,
+        { ...entry, at: t0 + 1, action: 'profile.merge', detail: '{"with":7}' },
+      ]);
+      await store.access.appendAudit([
+        { ...entry, at: t0 + 2, actorType: 'anonymous', actorId: null, actorName: null, role: null },
+      ]);
+      const all = await store.access.listAudit({ limit: 10 });
+      assert.deepEqual(
+        all.map((record) => [record.seq, record.action, record.actorType]),
+        [
+          [3, 'profile.view', 'anonymous'],
+          [2, 'profile.merge', 'user'],
+          [1, 'profile.view', 'user'],
+        ],
+      );
+      assert.deepEqual(all[1], {
+        ...entry,
+        seq: 2,
+        at: t0 + 1,
+        action: 'profile.merge',
+        detail: '{"with":7}',
+      });
+      assert.deepEqual(
+        (await store.access.listAudit({ action: 'profile.view', actorId: 'usr_1', limit: 10 })).map(
+          (r) => r.seq,
+        ),
+        [1],
+      );
+      assert.deepEqual(
+        (await store.access.listAudit({ beforeSeq: 3, limit: 1 })).map((r) => r.seq),
+        [2],
+      );
+      assert.deepEqual(
+        (await store.access.listAudit({ from: t0 + 1, to: t0 + 2, limit: 10 })).map((r) => r.seq),
+        [2],
+      );
     });
 
     test('a batch writes events and quarantined records together, and reads them back intact', async () => {

@@ -1,7 +1,9 @@
+import type { ConsentMethod, ConsentState } from '../domain/consent.ts';
 import type { EventType, StoredEvent } from '../domain/events.ts';
 import type { Identifier, IdentifierRejectionKind } from '../domain/identifiers.ts';
 import type { IdentifierPrefix, TraitFilter } from '../domain/profile-search.ts';
 import type { TraitValue } from '../domain/traits.ts';
+import type { AccessStore } from './access-store.ts';
 import type { AnalysisStore } from './analysis-store.ts';
 import type { ImportStore } from './import-store.ts';
 import type { SegmentStore } from './segment-store.ts';
@@ -21,6 +23,8 @@ export interface Store {
   appliedLogSeq(): Promise<number>;
 
   createSource(source: Source): Promise<void>;
+  /** Changes a source's write key or revokes it. */
+  updateSource(source: Source): Promise<void>;
   listSources(): Promise<Source[]>;
 
   listEvents(query: EventQuery): Promise<EventRow[]>;
@@ -49,6 +53,9 @@ export interface Store {
     options?: { background?: boolean },
   ): Promise<Map<number, ProfileFacts>>;
 
+  /** Each profile's consent changes (those of all its origin profiles), in recording order. */
+  readConsentHistory(groups: ProfileGroups): Promise<Map<number, ConsentRow[]>>;
+
   /** Origin profiles holding an identifier that starts with any of these prefixes, ascending. */
   findProfilesByIdentifierPrefix(prefixes: readonly IdentifierPrefix[]): Promise<number[]>;
   /** Origin profiles whose latest value of the trait matches the filter, ascending. */
@@ -72,6 +79,8 @@ export interface Store {
   readonly segments: SegmentStore;
   /** RFM scores and what sets a segment apart, over the whole base. */
   readonly analysis: AnalysisStore;
+  /** Console users, API tokens, sessions and the audit log. */
+  readonly access: AccessStore;
 
   close(): Promise<void>;
 }
@@ -82,6 +91,8 @@ export interface Source {
   readonly writeKey: string;
   /** Milliseconds since the epoch. */
   readonly createdAt: number;
+  /** When the write key was revoked (events are refused from then on); null while it works. */
+  readonly revokedAt: number | null;
 }
 
 export interface WriteBatch {
@@ -110,6 +121,23 @@ export interface IdentityChanges {
   readonly sightings?: readonly IdentifierSighting[];
   /** Identifier values the events carried that were refused (invalid, placeholders...). */
   readonly rejectedIdentifiers?: readonly RejectedIdentifier[];
+  /** Changes of consent (repetitions of the consent in force are not recorded). */
+  readonly consent?: readonly ConsentRow[];
+}
+
+/** One change of a person's consent for one purpose, as stored (see src/domain/consent.ts). */
+export interface ConsentRow {
+  /** The origin profile of the event (or request, or import row) that expressed it. */
+  readonly profileId: number;
+  readonly purpose: string;
+  readonly state: ConsentState;
+  readonly doubleOptIn: 'pending' | 'confirmed' | null;
+  /** When the person expressed it, ms. */
+  readonly at: number;
+  readonly sourceId: string;
+  readonly messageId: string;
+  readonly method: ConsentMethod;
+  readonly detail: string | null;
 }
 
 export interface UndoneMerge {

@@ -39,7 +39,9 @@ import { findSuspectedDuplicates, qualityReport } from './duckdb-quality.ts';
 import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { createDuckdbAnalysisStore } from './duckdb-analysis.ts';
+import { createDuckdbAccessStore } from './duckdb-access.ts';
 import { readProfileFacts } from './duckdb-profile-facts.ts';
+import { appendConsentChanges, readConsentHistory } from './duckdb-consent.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -87,11 +89,14 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
   const liveSegmentConnection = await instance.connect();
   // Analyses read the whole base too, away from all of them.
   const analysisConnection = await instance.connect();
+  const accessConnection = await instance.connect();
   await migrate(writer);
+  const access = await createDuckdbAccessStore(accessConnection);
   const segments = await createDuckdbSegmentStore(segmentConnection, liveSegmentConnection);
 
   let nextSeq = await maxPlusOne(reader, 'SELECT max(seq) FROM events');
   let nextQuarantineId = await maxPlusOne(reader, 'SELECT max(id) FROM quarantine');
+  let nextConsentSeq = await maxPlusOne(reader, 'SELECT max(seq) FROM consent_changes');
   let writing: Promise<unknown> = Promise.resolve();
 
   async function writeBatch(batch: WriteBatch): Promise<void> {
@@ -102,6 +107,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     await previous;
     const firstSeq = nextSeq;
     const firstQuarantineId = nextQuarantineId;
+    const firstConsentSeq = nextConsentSeq;
     try {
       await writer.run('BEGIN TRANSACTION');
       if (batch.events.length > 0) {
@@ -132,6 +138,11 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
         });
       }
       if (batch.identity !== undefined) await writeIdentityChanges(writer, batch.identity);
+      const consent = batch.identity?.consent ?? [];
+      if (consent.length > 0) {
+        await appendConsentChanges(writer, consent, nextConsentSeq);
+        nextConsentSeq += consent.length;
+      }
       if (batch.replayedQuarantineIds.length > 0) {
         await writer.run(
           `UPDATE quarantine SET status = 'replayed', replayed_at = now()
@@ -146,6 +157,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     } catch (error) {
       nextSeq = firstSeq;
       nextQuarantineId = firstQuarantineId;
+      nextConsentSeq = firstConsentSeq;
       await writer.run('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
@@ -185,23 +197,39 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     },
 
     async createSource(source) {
-      await reader.run('INSERT INTO sources (id, name, write_key, created_at) VALUES (?, ?, ?, ?)', [
-        source.id,
+      await reader.run(
+        'INSERT INTO sources (id, name, write_key, created_at, revoked_at) VALUES (?, ?, ?, ?, ?)',
+        [
+          source.id,
+          source.name,
+          source.writeKey,
+          timestampValue(source.createdAt),
+          source.revokedAt === null ? null : timestampValue(source.revokedAt),
+        ],
+      );
+    },
+
+    async updateSource(source) {
+      await reader.run('UPDATE sources SET name = ?, write_key = ?, revoked_at = ? WHERE id = ?', [
         source.name,
         source.writeKey,
-        timestampValue(source.createdAt),
+        source.revokedAt === null ? null : timestampValue(source.revokedAt),
+        source.id,
       ]);
     },
 
     async listSources() {
       const found = await rows(
-        'SELECT id, name, write_key, epoch_ms(created_at)::DOUBLE AS created_at FROM sources ORDER BY created_at, id',
+        `SELECT id, name, write_key, epoch_ms(created_at)::DOUBLE AS created_at,
+                epoch_ms(revoked_at)::DOUBLE AS revoked_at
+         FROM sources ORDER BY created_at, id`,
       );
       return found.map((row): Source => ({
         id: String(row.id),
         name: String(row.name),
         writeKey: String(row.write_key),
         createdAt: Number(row.created_at),
+        revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
       }));
     },
 
@@ -340,6 +368,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     loadIdentity: (loader) => loadIdentity(reader, loader),
     readProfileFacts: (groups, options) =>
       readProfileFacts(options?.background === true ? background : reader, groups),
+    readConsentHistory: (groups) => readConsentHistory(reader, groups),
     findProfilesByIdentifierPrefix: (prefixes) => findProfilesByIdentifierPrefix(reader, prefixes),
     findProfilesByTrait: (filter) => findProfilesByTrait(reader, filter),
     findSuspectedDuplicates: (origins) => findSuspectedDuplicates(reader, origins),
@@ -347,6 +376,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     imports: createDuckdbImportStore(importer),
     segments,
     analysis: createDuckdbAnalysisStore(analysisConnection),
+    access,
 
     async close() {
       await writing;
@@ -357,6 +387,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       segmentConnection.closeSync();
       liveSegmentConnection.closeSync();
       analysisConnection.closeSync();
+      accessConnection.closeSync();
       instance.closeSync();
     },
   };

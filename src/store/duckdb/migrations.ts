@@ -238,4 +238,72 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 8,
+    name: 'users, API tokens, sessions, audit log, revocable write keys',
+    statements: [
+      'ALTER TABLE sources ADD COLUMN revoked_at TIMESTAMPTZ',
+      `CREATE TABLE users (
+        id VARCHAR PRIMARY KEY,
+        email VARCHAR NOT NULL,
+        password_hash VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        disabled_at TIMESTAMPTZ,
+        failed_logins INTEGER NOT NULL,
+        locked_until TIMESTAMPTZ
+      )`,
+      `CREATE TABLE api_tokens (
+        id VARCHAR PRIMARY KEY,
+        name VARCHAR NOT NULL,
+        role VARCHAR NOT NULL,
+        token_hash VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        created_by VARCHAR NOT NULL,
+        last_used_at TIMESTAMPTZ,
+        revoked_at TIMESTAMPTZ
+      )`,
+      `CREATE TABLE sessions (
+        id_hash VARCHAR PRIMARY KEY,
+        user_id VARCHAR NOT NULL,
+        csrf_token VARCHAR NOT NULL,
+        created_at TIMESTAMPTZ NOT NULL,
+        expires_at TIMESTAMPTZ NOT NULL
+      )`,
+      // Append-only: nothing in Cible updates or deletes a row of it.
+      `CREATE TABLE audit_log (
+        seq BIGINT NOT NULL,
+        logged_at TIMESTAMPTZ NOT NULL,
+        actor_type VARCHAR NOT NULL,
+        actor_id VARCHAR,
+        actor_name VARCHAR,
+        role VARCHAR,
+        action VARCHAR NOT NULL,
+        target_type VARCHAR,
+        target_id VARCHAR,
+        ip VARCHAR,
+        detail JSON
+      )`,
+    ],
+  },
+  {
+    version: 9,
+    name: 'consent changes',
+    statements: [
+      // Every change of a person's consent, per origin profile: a profile's consent is the fold of
+      // its origins' changes in order (src/domain/consent.ts, foldConsent).
+      `CREATE TABLE consent_changes (
+        seq BIGINT NOT NULL,
+        profile_id BIGINT NOT NULL,
+        purpose VARCHAR NOT NULL,
+        state VARCHAR NOT NULL,
+        double_opt_in VARCHAR,
+        at TIMESTAMPTZ NOT NULL,
+        source_id VARCHAR NOT NULL,
+        message_id VARCHAR NOT NULL,
+        method VARCHAR NOT NULL,
+        detail VARCHAR
+      )`,
+    ],
+  },
 ];
