@@ -13,6 +13,7 @@ const benchmarks: Readonly<Record<string, () => Promise<Benchmark>>> = {
   import: async () => (await import('./import.ts')).runImportBenchmark,
   segments: async () => (await import('./segments.ts')).runSegmentsBenchmark,
   'segments-live': async () => (await import('./segments-live.ts')).runLiveSegmentsBenchmark,
+  access: async () => (await import('./access.ts')).runAccessBenchmark,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

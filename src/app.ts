@@ -6,6 +6,9 @@ import { accessApi, accessControl } from './api/access.ts';
 import { adminApi } from './api/admin.ts';
 import type { AccessService } from './access/access-service.ts';
 import type { AuditLog } from './access/audit-log.ts';
+import type { Pseudonymiser } from './access/pseudonymise.ts';
+import { privacyApi } from './api/privacy.ts';
+import type { ErasureService } from './privacy/erasure-service.ts';
 import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
 import { segmentsApi } from './api/segments.ts';
@@ -36,6 +39,9 @@ export interface AppDeps {
   readonly dedupe: MessageDedupe;
   readonly access: AccessService;
   readonly audit: AuditLog;
+  readonly pseudonymiser: Pseudonymiser;
+  /** Erasure and purge; without it the privacy routes are absent. */
+  readonly erasure?: ErasureService;
   readonly identity: IdentityResolver;
   readonly reader: ProfileReader;
   readonly identifierRules: IdentifierRules;
@@ -65,7 +71,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const now = deps.now ?? Date.now;
   await app.register(cookie);
   // Every /api route below is checked against src/access/access-policy.ts.
-  await app.register(accessControl, { access: deps.access, audit: deps.audit, now });
+  await app.register(accessControl, {
+    access: deps.access,
+    audit: deps.audit,
+    pseudonymiser: deps.pseudonymiser,
+    now,
+  });
 
   await app.register(swagger, {
     openapi: {
@@ -158,6 +169,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       segments: deps.segments,
     });
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
+    if (deps.erasure !== undefined) await scope.register(privacyApi, { erasure: deps.erasure });
     if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });
   });
   return app;

@@ -139,6 +139,14 @@ export const errorCatalogue = {
     status: 400,
     hint: 'Search profiles with q=<type>:<prefix> (q=email:jane) or q=<prefix>, and/or trait.<name>=<value> (end with * for a prefix).',
   },
+  CIBLE_ERR_CONSENT_UNKNOWN_PURPOSE: {
+    status: 400,
+    hint: 'Use one of the purposes the message lists, or add your own to the rules file under consent.purposes (docs/consent.md).',
+  },
+  CIBLE_ERR_CONSENT_INVALID: {
+    status: 400,
+    hint: 'Send {"purposes": {"email": "granted", "sms": "denied"}}; doubleOptIn only with email granted; at as an ISO 8601 time, not in the future (docs/consent.md).',
+  },
   CIBLE_ERR_QUARANTINE_NOT_FOUND: {
     status: 404,
     hint: 'List quarantined records with GET /api/quarantine and use one of their ids.',

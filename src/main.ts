@@ -1,10 +1,13 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAccessService } from './access/access-service.ts';
 import { createAuditLog } from './access/audit-log.ts';
+import { createPseudonymiser } from './access/pseudonymise.ts';
+import { readOrCreateSecret } from './access/secret-file.ts';
+import { knownIdentifierTypes } from './domain/identifiers.ts';
 import { buildApp } from './app.ts';
+import { redactingLogger } from './api/log-redaction.ts';
 import type { Config } from './config/config.ts';
 import { createIdentityGraph, type IdentityGraph } from './domain/identity-graph.ts';
 import { backfillProfiles } from './ingestion/backfill-profiles.ts';
@@ -14,11 +17,20 @@ import { createGroupCommitWriter } from './ingestion/group-commit.ts';
 import { createMessageDedupe, hourOf } from './ingestion/message-dedupe.ts';
 import { createIngestPipeline } from './ingestion/pipeline.ts';
 import { createIdentityResolver } from './ingestion/resolve-identity.ts';
+import { createConsentState, loadConsentState } from './ingestion/consent-state.ts';
 import { createProfileReader } from './profiles/profile-reader.ts';
 import { createSourceRegistry } from './sources/source-registry.ts';
-import { createDuckdbStore } from './store/duckdb/duckdb-store.ts';
+import { createDuckdbStore, databaseFileName } from './store/duckdb/duckdb-store.ts';
 import { openFileLog } from './store/ingest-log.ts';
-import { openLmdbProfileDocuments, profileDocumentsDirName } from './store/lmdb/lmdb-profile-documents.ts';
+import {
+  compactLmdbProfileDocuments,
+  openLmdbProfileDocuments,
+  profileDocumentsDirName,
+} from './store/lmdb/lmdb-profile-documents.ts';
+import { createSwappableDocuments } from './store/profile-documents.ts';
+import { createSwappableStore } from './store/swappable-store.ts';
+import { compactDatabaseFile, removeCompactionLeftovers } from './store/duckdb/compact-database.ts';
+import { createErasureService, type ErasureService } from './privacy/erasure-service.ts';
 
 export interface RunningCible {
   readonly app: FastifyInstance;
@@ -41,11 +53,18 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   const adminToken = await resolveAdminToken(config, print);
   if (config.rulesFile !== null) print(`Identity and trait rules from ${config.rulesFile}`);
 
-  const storage = await createDuckdbStore({
-    dataDir: config.dataDir,
-    memoryLimit: config.store.memoryLimit,
-    threads: config.store.threads,
-  });
+  // A copy left by a purge that a crash interrupted may hold erased data: it goes first.
+  const databasePath = join(config.dataDir, databaseFileName);
+  await removeCompactionLeftovers(databasePath);
+  // The store and the documents can be closed and opened again under the feet of those who hold
+  // them: the physical purge of erased people rewrites their files.
+  const { store: storage, swap: swapStore } = await createSwappableStore(() =>
+    createDuckdbStore({
+      dataDir: config.dataDir,
+      memoryLimit: config.store.memoryLimit,
+      threads: config.store.threads,
+    }),
+  );
   // Batches acknowledged before a crash that the store does not hold yet are in the ingest log.
   const appliedLogSeq = await storage.appliedLogSeq();
   const log = await openFileLog({ dir: join(config.dataDir, 'ingest-log'), after: appliedLogSeq });
@@ -54,7 +73,10 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     storage.writeBatch({ ...batch, logSeq: seq }),
   );
   // Profile documents (a cache of each profile's facts) may predate what was just loaded: all go.
-  const documents = await openLmdbProfileDocuments(join(config.dataDir, profileDocumentsDirName));
+  const documentsPath = join(config.dataDir, profileDocumentsDirName);
+  const { documents, swap: swapDocuments } = await createSwappableDocuments(() =>
+    openLmdbProfileDocuments(documentsPath),
+  );
   if (recovered > 0) {
     await documents.clear();
     print(
@@ -112,11 +134,26 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
         ` loaded (${Math.round(performance.now() - graphStarted)} ms)`,
     );
   }
+  // Consent too, so that ingestion records changes and not the repetitions of every event.
+  const consent = createConsentState();
+  const consentStarted = performance.now();
+  if ((await loadConsentState(consent, storage)) > 0) {
+    print(
+      `Consent: ${consent.changes} changes of ${consent.profiles} profiles loaded` +
+        ` (${Math.round(performance.now() - consentStarted)} ms)`,
+    );
+  }
+  // Erased people's identifiers: the service needs the pipeline's writer, the resolver needs it.
+  let erasure: ErasureService | undefined = undefined;
   const identity = createIdentityResolver({
     graph: loaded.graph,
     lastMergeId: loaded.lastMergeId,
     activeMerges: loaded.activeMerges,
     identifierRules: config.rules.identifiers,
+    consent,
+    consentRules: config.rules.consent,
+    // Set once the erasure service exists, before any event is taken.
+    suppressed: (identifiers) => erasure?.suppresses(identifiers) ?? false,
   });
   // Every write goes through the profile reader, which deletes the documents it changes first.
   const reader = createProfileReader({
@@ -138,6 +175,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     traitRules: config.rules.traits,
     sources,
     refreshIntervalMs: config.segments.refreshIntervalMs,
+    consentRules: config.rules.consent,
     clock: options.segmentClock,
     onError: (error) => segmentError(error),
   });
@@ -179,6 +217,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       await writer.caughtUp();
       const reloaded = await loadGraph();
       identity.replace(reloaded.graph, reloaded.lastMergeId, reloaded.activeMerges);
+      await loadConsentState(consent, storage);
     },
   });
   // Imports run in the background through the same pipeline; one a stop interrupted resumes here.
@@ -187,6 +226,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     sources,
     pipeline,
     identifierRules: config.rules.identifiers,
+    consentPurposes: config.rules.consent.purposes,
     dataDir: config.dataDir,
     maxEventBytes: config.ingest.maxEventBytes,
     maxFileBytes: config.imports.maxFileBytes,
@@ -200,9 +240,45 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     settings: config.access,
     now,
   });
+  const pseudonymiser = createPseudonymiser({
+    key: Buffer.from(
+      (await readOrCreateSecret(join(config.dataDir, 'pseudonym-key'), 32)).value,
+      'base64url',
+    ),
+    identifierTypes: knownIdentifierTypes(config.rules.identifiers),
+  });
   const audit = createAuditLog(storage.access, {
     onError: (error) => app.log.error({ err: error }, 'writing the audit log failed'),
   });
+  erasure = await createErasureService({
+    store: storage.erasure,
+    graph: () => identity.graph,
+    caughtUp: () => writer.caughtUp(),
+    hash: (identifier) => pseudonymiser.pseudonym(`suppressed ${identifier.type}`, identifier.value),
+    async forget(members) {
+      consent.forget(members);
+      await documents.remove(members);
+      await segments.forget(members);
+    },
+    async rewriteFiles() {
+      // Raw batches of the ingest log: a new file, and those the store holds are deleted.
+      await log.rotate();
+      await log.release(await storage.appliedLogSeq());
+      await swapStore(async () => {
+        await compactDatabaseFile(databasePath, {
+          memoryLimit: config.store.memoryLimit,
+          threads: config.store.threads,
+        });
+      });
+      await swapDocuments(async () => {
+        await compactLmdbProfileDocuments(documentsPath);
+      });
+    },
+    purgeDeadlineMs: config.privacy.purgeDeadlineMs,
+    now,
+    onError: (error) => app.log.error({ err: error }, 'purging erased data failed'),
+  });
+  await erasure.start();
   const app = await buildApp({
     config,
     store,
@@ -212,6 +288,8 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     dedupe,
     access,
     audit,
+    pseudonymiser,
+    erasure,
     identity,
     reader,
     identifierRules: config.rules.identifiers,
@@ -219,7 +297,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     identityRules: config.rules.identity,
     imports,
     segments,
-    logger: config.logLevel === 'silent' ? false : { level: config.logLevel },
+    logger: config.logLevel === 'silent' ? false : redactingLogger(config.logLevel),
   });
   appReady = true;
 
@@ -236,6 +314,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       stopping ??= (async () => {
         clearInterval(expiry);
         await app.close();
+        await erasure?.close();
         await audit.close();
         await access.close();
         await imports.close();
@@ -255,13 +334,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
 async function resolveAdminToken(config: Config, print: (line: string) => void): Promise<string> {
   if (config.adminToken !== undefined) return config.adminToken;
   const path = join(config.dataDir, 'admin-token');
-  try {
-    return (await readFile(path, 'utf8')).trim();
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-  }
-  const token = randomBytes(32).toString('base64url');
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
-  print(`Admin token (shown once; also in ${path}): ${token}`);
-  return token;
+  const { value, created } = await readOrCreateSecret(path, 32);
+  if (created) print(`Admin token (shown once; also in ${path}): ${value}`);
+  return value;
 }

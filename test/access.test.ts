@@ -68,6 +68,9 @@ describe('access control', () => {
         continue;
       }
       assert.equal(anonymous.statusCode, 401, `${route} without credentials: ${anonymous.body}`);
+      if (method === 'GET') {
+        assert.equal((await call('HEAD', url)).statusCode, 401, `HEAD ${pattern} without credentials`);
+      }
       for (const role of roles) {
         // Sign-out would end nothing here (tokens have no session), but keep the tokens for the rest.
         const response = await call(method, url, { token: tokens.get(role)!, payload: {} });
@@ -310,5 +313,49 @@ describe('access control', () => {
       entries: { actor: { role: string } }[];
     }>().entries;
     assert.ok(denied.length > 0 && denied.every((entry) => entry.actor.role !== 'admin'));
+  });
+
+  test('analysts see pseudonyms, never identifiers or personal traits, and cannot look people up by them', async () => {
+    const writeKey = await cible.createSource('crm');
+    await cible.sendBatch(writeKey, [
+      {
+        type: 'identify',
+        userId: 'crm-778',
+        traits: { email: 'Lea.Dupont@example.com', firstName: 'Léa', city: 'Lyon', plan: 'gold' },
+      },
+    ]);
+    const analyst = tokens.get('analyst')!;
+    const marketer = tokens.get('marketer')!;
+    const found = await call('GET', '/api/profiles?identifier=userId:crm-778', { token: marketer });
+    const { id } = found.json<{ id: number }>();
+
+    const seen = await call('GET', `/api/profiles/${id}`, { token: analyst });
+    assert.equal(seen.statusCode, 200);
+    for (const secret of ['crm-778', 'lea.dupont@example.com', 'Lea.Dupont@example.com', 'Léa']) {
+      assert.ok(!seen.body.includes(secret), `${secret} is not shown to an analyst`);
+    }
+    const profile = seen.json<{
+      identifiers: { type: string; value: string }[];
+      traits: Record<string, { value: unknown }>;
+    }>();
+    assert.ok(
+      profile.identifiers.length >= 2 && profile.identifiers.every((entry) => /^ps_/.test(entry.value)),
+    );
+    assert.equal(profile.traits.city?.value, 'Lyon');
+    assert.equal(profile.traits.plan?.value, 'gold');
+    assert.match(String(profile.traits.firstName?.value), /^ps_/);
+    // The same person always gets the same pseudonym.
+    const again = (await call('GET', `/api/profiles/${id}`, { token: analyst })).json<typeof profile>();
+    assert.deepEqual(again.identifiers, profile.identifiers);
+    // Marketers see the person.
+    assert.ok((await call('GET', `/api/profiles/${id}`, { token: marketer })).body.includes('crm-778'));
+
+    for (const query of ['identifier=userId:crm-778', 'q=crm', 'trait.email=lea.dupont@example.com']) {
+      const lookup = await call('GET', `/api/profiles?${query}`, { token: analyst });
+      assert.equal(lookup.statusCode, 403, query);
+    }
+    const byCity = await call('GET', '/api/profiles?trait.city=Lyon', { token: analyst });
+    assert.equal(byCity.statusCode, 200, byCity.body);
+    assert.ok(!byCity.body.includes('crm-778'));
   });
 });

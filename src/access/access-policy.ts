@@ -20,6 +20,11 @@ export interface RoutePolicy {
   readonly allow: readonly Role[] | 'public';
   /** Recorded in the audit log when the call succeeds; the target is the route's `:id`. */
   readonly audit?: string;
+  /**
+   * Query parameters that look people up by personal data (`trait.*`: by a personal trait); roles
+   * that see pseudonyms may not use them, or a search would tell them who is in the base.
+   */
+  readonly personalQuery?: readonly string[];
 }
 
 const everyone: readonly Role[] = roles;
@@ -59,10 +64,22 @@ export const routePolicies: Readonly<Record<string, RoutePolicy>> = {
   'GET /api/quality': { allow: everyone },
 
   // Profiles: analysts see them pseudonymised, and may not search by identifier.
-  'GET /api/profiles': { allow: everyone, audit: 'profile.search' },
+  'GET /api/profiles': {
+    allow: everyone,
+    audit: 'profile.search',
+    personalQuery: ['identifier', 'q', 'trait.*'],
+  },
   'GET /api/profiles/:id': { allow: everyone, audit: 'profile.view' },
   'GET /api/profiles/:id/events': { allow: staff, audit: 'profile.events' },
   'POST /api/profiles/:id/unmerge': { allow: staff, audit: 'profile.unmerge' },
+  'PUT /api/profiles/:id/consent': { allow: staff, audit: 'consent.change' },
+  'GET /api/profiles/:id/export': { allow: staff, audit: 'profile.export' },
+  'PATCH /api/profiles/:id/traits': { allow: staff, audit: 'profile.rectify' },
+  'DELETE /api/profiles/:id': { allow: admin, audit: 'profile.erase' },
+
+  // Erasure's physical purge, and its state.
+  'GET /api/privacy': { allow: admin },
+  'POST /api/privacy/purge': { allow: admin, audit: 'privacy.purge' },
   'POST /api/profiles/merge': { allow: staff, audit: 'profile.merge' },
 
   // Segments and computed traits: analysts read and preview, marketers also change them.

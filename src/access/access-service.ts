@@ -108,16 +108,25 @@ export async function createAccessService(options: {
     return user;
   }
 
-  function touchToken(token: TokenRecord): TokenRecord {
+  // Last use of each token, ms: kept here (a request costs a map write) and written to the store
+  // at most once a minute per token.
+  const lastUsed = new Map<string, number>();
+  function touch(token: TokenRecord): void {
     const at = now();
-    const used = { ...token, lastUsedAt: at };
-    tokens.set(token.tokenHash, used);
+    lastUsed.set(token.id, at);
     if (at - (lastWritten.get(token.id) ?? 0) >= 60_000) {
       lastWritten.set(token.id, at);
-      void store.saveToken(used).catch(() => undefined);
+      void store.saveToken({ ...token, lastUsedAt: at }).catch(() => undefined);
     }
-    return used;
   }
+  const withLastUse = (token: TokenRecord): TokenRecord => ({
+    ...token,
+    lastUsedAt: lastUsed.get(token.id) ?? token.lastUsedAt,
+  });
+
+  // Valid bearer tokens already checked, by their text: a request then costs a map look-up rather
+  // than a hash. Emptied whenever a token changes; only tokens that exist get in, so it stays small.
+  const checked = new Map<string, { actor: Actor; token: TokenRecord | undefined }>();
 
   function userNotFound(id: string): CibleError {
     return new CibleError('CIBLE_ERR_USER_NOT_FOUND', `No console user ${id}.`, { field: 'id' });
@@ -147,9 +156,16 @@ export async function createAccessService(options: {
     bySession,
 
     byBearer(secret) {
+      const known = checked.get(secret);
+      if (known !== undefined) {
+        if (known.token !== undefined) touch(known.token);
+        return known.actor;
+      }
       const digest = createHash('sha256').update(secret).digest();
       if (timingSafeEqual(digest, bootstrapDigest)) {
-        return { type: 'bootstrap', id: 'bootstrap', name: 'admin token', role: 'admin' };
+        const actor: Actor = { type: 'bootstrap', id: 'bootstrap', name: 'admin token', role: 'admin' };
+        checked.set(secret, { actor, token: undefined });
+        return actor;
       }
       const token = tokens.get(digest.toString('hex'));
       if (token === undefined) {
@@ -161,8 +177,11 @@ export async function createAccessService(options: {
           `The API token "${token.name}" was revoked on ${new Date(token.revokedAt).toISOString()}.`,
         );
       }
-      const used = touchToken(token);
-      return { type: 'token', id: used.id, name: used.name, role: used.role };
+      touch(token);
+      const actor: Actor = { type: 'token', id: token.id, name: token.name, role: token.role };
+      if (checked.size >= 10_000) checked.clear();
+      checked.set(secret, { actor, token });
+      return actor;
     },
 
     async signIn(email, password) {
@@ -263,7 +282,7 @@ export async function createAccessService(options: {
       users.delete(id);
     },
 
-    listTokens: () => [...tokens.values()].map(tokenView),
+    listTokens: () => [...tokens.values()].map((token) => tokenView(withLastUse(token))),
 
     async createToken(input) {
       const secret = `cible_${randomBytes(32).toString('base64url')}`;
@@ -279,6 +298,7 @@ export async function createAccessService(options: {
       };
       await store.saveToken(token);
       tokens.set(token.tokenHash, token);
+      checked.clear();
       return { ...tokenView(token), token: secret };
     },
 
@@ -287,21 +307,22 @@ export async function createAccessService(options: {
       if (token === undefined) {
         throw new CibleError('CIBLE_ERR_TOKEN_NOT_FOUND', `No API token ${id}.`, { field: 'id' });
       }
-      const revoked = { ...token, revokedAt: token.revokedAt ?? now() };
+      const revoked = { ...withLastUse(token), revokedAt: token.revokedAt ?? now() };
       await store.saveToken(revoked);
       tokens.set(token.tokenHash, revoked);
+      checked.clear();
       return tokenView(revoked);
     },
 
     async close() {
       for (const token of tokens.values()) {
-        if (token.lastUsedAt !== null && token.lastUsedAt > (lastWritten.get(token.id) ?? 0)) {
-          await store.saveToken(token);
+        const used = lastUsed.get(token.id);
+        if (used !== undefined && used > (lastWritten.get(token.id) ?? 0)) {
+          await store.saveToken({ ...token, lastUsedAt: used });
         }
       }
     },
   };
-
   async function closeSessionsOf(userId: string): Promise<void> {
     const closed = [...sessions.values()].filter((session) => session.userId === userId);
     for (const session of closed) sessions.delete(session.idHash);

@@ -2,9 +2,16 @@ import { timingSafeEqual } from 'node:crypto';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type {} from '@fastify/cookie';
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type {
+  FastifyInstance,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+  onSendHookHandler,
+  preSerializationHookHandler,
+} from 'fastify';
 import fastifyPlugin from 'fastify-plugin';
-import { policyFor, roles, type Role } from '../access/access-policy.ts';
+import { policyFor, roles, sightOf, type Role, type RoutePolicy } from '../access/access-policy.ts';
+import type { Pseudonymiser } from '../access/pseudonymise.ts';
 import type { AccessService, Actor, Token, User } from '../access/access-service.ts';
 import type { AuditLog } from '../access/audit-log.ts';
 import { CibleError } from '../errors.ts';
@@ -34,6 +41,7 @@ const unsafeMethods = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 export interface AccessControlOptions {
   readonly access: AccessService;
   readonly audit: AuditLog;
+  readonly pseudonymiser: Pseudonymiser;
   readonly now: () => number;
 }
 
@@ -46,72 +54,112 @@ export const accessControl = fastifyPlugin(async (app: FastifyInstance, options:
   app.decorateRequest('actor', undefined);
   app.decorateRequest('auditNote', undefined);
 
+  // Each /api route gets the hooks its policy calls for, and no more: /v1 and public routes none.
   app.addHook('onRoute', (route) => {
     if (!route.url.startsWith('/api/')) return;
+    // HEAD routes (made for every GET) follow the GET's policy: see policyFor.
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    for (const method of methods) {
-      if (policyFor(method, route.url) === undefined) {
+    const policies = methods.map((method) => {
+      const policy = policyFor(method, route.url);
+      if (policy === undefined) {
         throw new Error(
           `No access policy for ${method} ${route.url}: add it to src/access/access-policy.ts.`,
         );
       }
+      return policy;
+    });
+    const policy = policies[0];
+    if (policy === undefined || policy.allow === 'public') return;
+    route.onRequest = [...hookList(route.onRequest), guard(policy.allow, policy, route.url)];
+    if (policy.allow.some((role) => sightOf(role) === 'pseudonymised')) {
+      route.preSerialization = [...hookList(route.preSerialization), pseudonymise];
     }
+    if (policy.audit !== undefined) route.onSend = [...hookList(route.onSend), recordAudit(policy.audit)];
   });
 
-  app.addHook('onRequest', async (request, reply) => {
-    const url = request.routeOptions.url;
-    if (url === undefined || !url.startsWith('/api/')) return;
-    const policy = policyFor(request.method, url);
-    if (policy === undefined || policy.allow === 'public') return;
-    const actor = authenticate(request, options.access);
-    if (actor instanceof CibleError) return sendError(reply, actor);
-    if (actor.session !== undefined && unsafeMethods.has(request.method)) {
-      const sent = request.headers['x-csrf-token'];
-      if (typeof sent !== 'string' || !sameText(sent, actor.session.csrfToken)) {
+  function guard(allow: readonly Role[], policy: RoutePolicy, url: string): onRequestAsyncHookHandler {
+    return async (request, reply) => {
+      const actor = authenticate(request, options.access);
+      if (actor instanceof CibleError) return sendError(reply, actor);
+      if (actor.session !== undefined && unsafeMethods.has(request.method)) {
+        const sent = request.headers['x-csrf-token'];
+        if (typeof sent !== 'string' || !sameText(sent, actor.session.csrfToken)) {
+          return sendError(
+            reply,
+            new CibleError(
+              'CIBLE_ERR_AUTH_CSRF',
+              `${request.method} ${url} with a session cookie needs the session's X-CSRF-Token header.`,
+              { field: 'X-CSRF-Token' },
+            ),
+          );
+        }
+      }
+      request.actor = actor;
+      if (!allow.includes(actor.role)) {
+        void options.audit.record(
+          entryOf(request, options.now(), 'access.denied', { route: `${request.method} ${url}` }),
+        );
         return sendError(
           reply,
           new CibleError(
-            'CIBLE_ERR_AUTH_CSRF',
-            `${request.method} ${url} with a session cookie needs the session's X-CSRF-Token header.`,
-            { field: 'X-CSRF-Token' },
+            'CIBLE_ERR_AUTH_FORBIDDEN',
+            `The ${actor.role} role may not call ${request.method} ${url}; it is open to ${allow.join(', ')}.`,
           ),
         );
       }
-    }
-    request.actor = actor;
-    if (!policy.allow.includes(actor.role)) {
-      void options.audit.record(
-        entryOf(request, options.now(), 'access.denied', { route: `${request.method} ${url}` }),
-      );
-      return sendError(
-        reply,
-        new CibleError(
-          'CIBLE_ERR_AUTH_FORBIDDEN',
-          `The ${actor.role} role may not call ${request.method} ${url}; it is open to ${policy.allow.join(', ')}.`,
-        ),
-      );
-    }
-  });
+      if (sightOf(actor.role) === 'pseudonymised' && policy.personalQuery !== undefined) {
+        const personal = personalParameter(request.query, policy.personalQuery, options.pseudonymiser);
+        if (personal !== undefined) {
+          void options.audit.record(
+            entryOf(request, options.now(), 'access.denied', { parameter: personal }),
+          );
+          return sendError(
+            reply,
+            new CibleError(
+              'CIBLE_ERR_AUTH_FORBIDDEN',
+              `The ${actor.role} role sees pseudonymised profiles and may not look people up by ${personal}.`,
+              { field: `querystring.${personal}` },
+            ),
+          );
+        }
+      }
+    };
+  }
+
+  // Roles that see pseudonyms get every identifier and personal trait of the answer replaced.
+  const pseudonymise: preSerializationHookHandler<unknown> = (request, _reply, payload, done) => {
+    const actor = request.actor;
+    if (actor === undefined || sightOf(actor.role) !== 'pseudonymised') done(null, payload);
+    else done(null, options.pseudonymiser.answer(payload));
+  };
 
   // Before the answer leaves: a change is answered only once its entry is written; a read does not wait.
-  app.addHook('onSend', async (request, reply, payload) => {
-    const url = request.routeOptions.url;
-    if (url === undefined || request.actor === undefined || reply.statusCode >= 400) return payload;
-    const action = policyFor(request.method, url)?.audit;
-    if (action === undefined) return payload;
-    const note = request.auditNote;
-    const entry = entryOf(request, options.now(), action, note?.detail);
-    await options.audit.record(
-      {
-        ...entry,
-        ...(note?.targetType === undefined ? {} : { targetType: note.targetType }),
-        ...(note?.targetId === undefined ? {} : { targetId: note.targetId }),
-      },
-      { durable: unsafeMethods.has(request.method) },
-    );
-    return payload;
-  });
+  function recordAudit(action: string): onSendHookHandler<unknown> {
+    return (request, reply, payload, done) => {
+      if (request.actor === undefined || reply.statusCode >= 400) return done(null, payload);
+      const note = request.auditNote;
+      const entry = entryOf(request, options.now(), action, note?.detail);
+      const recorded = options.audit.record(
+        {
+          ...entry,
+          ...(note?.targetType === undefined ? {} : { targetType: note.targetType }),
+          ...(note?.targetId === undefined ? {} : { targetId: note.targetId }),
+        },
+        { durable: unsafeMethods.has(request.method) },
+      );
+      if (!unsafeMethods.has(request.method)) return done(null, payload);
+      recorded.then(
+        () => done(null, payload),
+        (error: unknown) => done(error as Error),
+      );
+    };
+  }
 });
+
+/** A route option's hooks as a list. */
+function hookList<T>(hooks: T | T[] | undefined): T[] {
+  return hooks === undefined ? [] : Array.isArray(hooks) ? hooks : [hooks];
+}
 
 function authenticate(request: FastifyRequest, access: AccessService): Actor | CibleError {
   const header = request.headers.authorization;
@@ -155,6 +203,22 @@ export function entryOf(
     ip: request.ip,
     detail: detail === undefined ? null : JSON.stringify(detail),
   };
+}
+
+/** The first query parameter that searches by personal data, if any. */
+function personalParameter(
+  query: unknown,
+  personalQuery: readonly string[],
+  pseudonymiser: Pseudonymiser,
+): string | undefined {
+  if (typeof query !== 'object' || query === null) return undefined;
+  return Object.keys(query).find(
+    (name) =>
+      personalQuery.includes(name) ||
+      (personalQuery.includes('trait.*') &&
+        name.startsWith('trait.') &&
+        pseudonymiser.isPersonalTrait(name.slice('trait.'.length))),
+  );
 }
 
 function sameText(a: string, b: string): boolean {

@@ -1,5 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import {
+  consentStatesFrom,
+  foldConsent,
+  type ConsentInputError,
+  type ConsentObservation,
+  type ConsentRules,
+} from '../domain/consent.ts';
 import {
   isIdentifierRejection,
   normaliseIdentifier,
@@ -20,11 +28,13 @@ import type { ProfileReader } from '../profiles/profile-reader.ts';
 import type { IdentityResolver } from '../ingestion/resolve-identity.ts';
 import type { SegmentService } from '../segments/segment-service.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
-import { parsedTrait, type DuplicateGroup, type Store } from '../store/store.ts';
+import { parsedTrait, type ConsentRow, type DuplicateGroup, type Store } from '../store/store.ts';
 import { eventOutput } from './admin.ts';
+import type { EventOutput } from '../domain/events.ts';
 import { sendError } from './error-handler.ts';
 import { nextCursor } from './pages.ts';
 import { createProfileCards, type ProfileCard } from './profile-cards.ts';
+import { exportArchive, type ExportTable } from '../privacy/export-archive.ts';
 
 export interface ProfilesApiOptions {
   readonly store: Store;
@@ -58,6 +68,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
     const duplicates = found.facts.hasDuplicateKey
       ? await options.store.findSuspectedDuplicates(members)
       : undefined;
+    const consent = await consentOf(canonical, members);
     const merged = mergeTraits(
       traits.map(parsedTrait),
       withSourceIds(options.traitRules, options.sources.list()),
@@ -98,6 +109,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         staleDays,
         suspectedDuplicates: duplicates === undefined ? null : duplicateOutput(duplicates, canonical),
       },
+      consent,
       computedTraits: (await options.segments?.computedTraits.of(canonical)) ?? {},
       segments: (options.segments?.segmentsOf(canonical) ?? []).map((segment) => ({
         id: segment.id,
@@ -119,6 +131,14 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
   }
 
   const notFound = (what: string) => new CibleError('CIBLE_ERR_API_NOT_FOUND', `No profile ${what}.`);
+
+  /** The consent of the profile made of these origin profiles: one small read of its changes. */
+  async function consentOf(profileId: number, members: readonly number[]) {
+    // Most people never said anything: no read for them.
+    if (!options.identity.hasConsent(members)) return consentOutput([], options.identity.consentRules);
+    const history = await options.store.readConsentHistory(new Map([[profileId, members]]));
+    return consentOutput(history.get(profileId) ?? [], options.identity.consentRules);
+  }
 
   const StaleDays = Type.Integer({
     minimum: 1,
@@ -306,7 +326,7 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
       schema: {
         tags: ['profiles'],
         summary:
-          'One profile: identifiers (first and last seen), traits with source and time, summary, quality, merge history',
+          'One profile: identifiers (first and last seen), traits with source and time, summary, quality, consent, merge history',
         security,
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
         querystring: Type.Object({ staleDays: StaleDays }),
@@ -345,6 +365,197 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         events: rows.map(eventOutput),
         nextCursor: nextCursor(rows, request.query.limit, (row) => row.seq),
       };
+    },
+  );
+
+  app.get(
+    '/api/profiles/:id/export',
+    {
+      schema: {
+        tags: ['profiles'],
+        summary: 'Everything Cible holds about a person (access and portability)',
+        description:
+          'Identifiers, traits with their sources, consent with its history, every event, segment memberships ' +
+          'and computed traits, as one JSON document, or (`format=zip`) as a zip of CSV files with that JSON beside them.',
+        security,
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        querystring: Type.Object({
+          format: Type.Union([Type.Literal('json'), Type.Literal('zip')], { default: 'json' }),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const person = await profile(request.params.id);
+      if (person === undefined) return sendError(reply, notFound(String(request.params.id)));
+      const events = [];
+      let cursor: number | undefined;
+      for (;;) {
+        const rows = await options.store.listEvents({
+          profileIds: person.members,
+          limit: 1000,
+          ...(cursor === undefined ? {} : { beforeSeq: cursor }),
+        });
+        events.push(...rows.map(eventOutput));
+        if (rows.length < 1000) break;
+        cursor = rows[rows.length - 1]!.seq;
+      }
+      events.reverse();
+      const document = { exportedAt: new Date().toISOString(), profile: person, events };
+      if (request.query.format === 'json') {
+        reply.header('content-disposition', `attachment; filename="profile-${person.id}.json"`);
+        return document;
+      }
+      reply
+        .header('content-type', 'application/zip')
+        .header('content-disposition', `attachment; filename="profile-${person.id}.zip"`);
+      return reply.send(Buffer.from(exportArchive(document, exportTables(person, events))));
+    },
+  );
+
+  app.put(
+    '/api/profiles/:id/consent',
+    {
+      schema: {
+        tags: ['profiles'],
+        summary: "Record a person's consent given outside events (a call centre, a signed form)",
+        description:
+          'Each purpose named is recorded as granted or denied (method `api`, source `api`), if it changes ' +
+          "the person's consent; the answer is the profile's consent afterwards, as in GET /api/profiles/{id}. " +
+          '`doubleOptIn` goes with `"email": "granted"`. docs/consent.md describes purposes and history.',
+        security,
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object(
+          {
+            purposes: Type.Record(Type.String(), Type.Union([Type.Boolean(), Type.String()]), {
+              minProperties: 1,
+              description: 'Purpose → "granted" or "denied" (or true / false), e.g. {"email": "granted"}.',
+            }),
+            doubleOptIn: Type.Optional(
+              Type.Union([Type.Literal('pending'), Type.Literal('confirmed')], {
+                description: 'Email: confirmation asked (pending) or given (confirmed).',
+              }),
+            ),
+            detail: Type.Optional(
+              Type.String({ maxLength: 100, description: 'How it was given: "call centre", "paper form".' }),
+            ),
+            at: Type.Optional(
+              Type.String({ description: 'When the person gave it, ISO 8601 (default: now).' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const body = request.body;
+      const person = graph().canonical(id);
+      const members = graph().members(person);
+      if (members.length === 0) return sendError(reply, notFound(String(id)));
+      const rules = options.identity.consentRules;
+      const { states, errors } = consentStatesFrom(body.purposes, rules, 'purposes');
+      const [first] = errors;
+      if (first !== undefined) return sendError(reply, consentInputError(first));
+      const now = Date.now();
+      let at = now;
+      if (body.at !== undefined) {
+        at = /^\d{4}-\d{2}-\d{2}/.test(body.at) ? Date.parse(body.at) : NaN;
+        if (Number.isNaN(at)) {
+          return sendError(
+            reply,
+            invalidConsent(`at is "${body.at}": write an ISO 8601 time such as 2026-03-01T10:00:00Z.`, 'at'),
+          );
+        }
+        // A time ahead would hold against every change sent before it comes.
+        if (at > now + maxClockSkewMs) {
+          return sendError(
+            reply,
+            invalidConsent(`at is "${body.at}", in the future: give the time the person gave consent.`, 'at'),
+          );
+        }
+      }
+      const email = states.find((entry) => entry.purpose === 'email');
+      if (body.doubleOptIn !== undefined && email?.state !== 'granted') {
+        return sendError(
+          reply,
+          invalidConsent(
+            `doubleOptIn "${body.doubleOptIn}" goes with email consent granted: add "email": "granted" to purposes.`,
+            'doubleOptIn',
+          ),
+        );
+      }
+      const detail = body.detail?.trim();
+      const messageId = `api-${randomUUID()}`;
+      const observations: ConsentObservation[] = states.map(({ purpose, state }) => ({
+        purpose,
+        state,
+        ...(purpose === 'email' && body.doubleOptIn !== undefined ? { doubleOptIn: body.doubleOptIn } : {}),
+        at,
+        sourceId: 'api',
+        messageId,
+        method: 'api',
+        ...(detail === undefined || detail === '' ? {} : { detail }),
+      }));
+      // Through the single writer, like events: durable once answered, and held for the next change.
+      const result = await options.pipeline.changeIdentity((resolver, changes) =>
+        resolver.recordConsent(person, observations, changes),
+      );
+      if (result === undefined) return sendError(reply, notFound(String(id)));
+      request.auditNote = {
+        detail: {
+          messageId,
+          purposes: Object.fromEntries(states.map(({ purpose, state }) => [purpose, state])),
+          recorded: result.recorded.length,
+        },
+      };
+      return consentOf(result.profileId, graph().members(result.profileId));
+    },
+  );
+
+  app.patch(
+    '/api/profiles/:id/traits',
+    {
+      schema: {
+        tags: ['profiles'],
+        summary: "Rectify a person's traits (the right to rectification)",
+        description:
+          'Each trait named takes the value given (null clears it), recorded with source `api` at the time of the ' +
+          'request, so that it is the latest value. For a trait whose sources are ranked in the rules file, rank ' +
+          '`api` first for corrections to win. The answer is the profile afterwards.',
+        security,
+        params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
+        body: Type.Object({
+          traits: Type.Record(Type.String({ minLength: 1, maxLength: 200 }), Type.Unknown(), {
+            minProperties: 1,
+            description: 'Trait name → new value, e.g. {"lastName": "Martin", "address": null}.',
+          }),
+        }),
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id;
+      const messageId = `api-${randomUUID()}`;
+      const at = Date.now();
+      const names = Object.keys(request.body.traits);
+      const rectified = await options.pipeline.changeIdentity((resolver, changes) => {
+        const person = resolver.graph.members(resolver.graph.canonical(id));
+        if (person.length === 0) return undefined;
+        const origin = resolver.graph.canonical(id);
+        for (const [name, value] of Object.entries(request.body.traits)) {
+          changes.traits.push({
+            originProfileId: origin,
+            name,
+            value: JSON.stringify(value ?? null),
+            sourceId: 'api',
+            at,
+            messageId,
+          });
+        }
+        return origin;
+      });
+      if (rectified === undefined) return sendError(reply, notFound(String(id)));
+      request.auditNote = { detail: { messageId, traits: names } };
+      return profile(rectified);
     },
   );
 
@@ -411,6 +622,204 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
   );
 }
 
+/** How far ahead of the server's clock a consent time may be. */
+const maxClockSkewMs = 5 * 60_000;
+
+const consentIso = (ms: number): string => new Date(ms).toISOString();
+
+/**
+ * A profile's consent as the API shows it: every purpose of the rules (`unknown` when the person
+ * never answered), the email double opt-in, and every change, oldest first.
+ */
+export function consentOutput(history: readonly ConsentRow[], rules: ConsentRules) {
+  const status = foldConsent(
+    history.map((row) => ({
+      purpose: row.purpose,
+      state: row.state,
+      ...(row.doubleOptIn === null ? {} : { doubleOptIn: row.doubleOptIn }),
+      at: row.at,
+      sourceId: row.sourceId,
+      messageId: row.messageId,
+      method: row.method,
+      ...(row.detail === null ? {} : { detail: row.detail }),
+    })),
+  );
+  const purposes = Object.fromEntries(
+    rules.purposes.map((purpose) => {
+      const held = Object.hasOwn(status.purposes, purpose) ? status.purposes[purpose] : undefined;
+      const entry =
+        held === undefined
+          ? { state: 'unknown', at: null, sourceId: null, method: null, detail: null }
+          : {
+              state: held.state,
+              at: consentIso(held.at),
+              sourceId: held.sourceId,
+              method: held.method,
+              detail: held.detail ?? null,
+            };
+      if (purpose !== 'email') return [purpose, entry];
+      const doubleOptIn = status.doubleOptIn;
+      return [
+        purpose,
+        {
+          ...entry,
+          doubleOptIn: {
+            state: doubleOptIn?.state ?? 'none',
+            at: doubleOptIn === undefined ? null : consentIso(doubleOptIn.at),
+          },
+        },
+      ];
+    }),
+  );
+  // Oldest first by the time the person expressed it; the sort keeps recording order between equals.
+  const changes = [...history].sort((a, b) => a.at - b.at);
+  return {
+    purposes,
+    history: changes.map((row) => ({
+      purpose: row.purpose,
+      state: row.state,
+      doubleOptIn: row.doubleOptIn,
+      at: consentIso(row.at),
+      sourceId: row.sourceId,
+      method: row.method,
+      detail: row.detail,
+      messageId: row.messageId,
+    })),
+  };
+}
+
+function consentInputError(error: ConsentInputError): CibleError {
+  return new CibleError(
+    error.kind === 'unknown-purpose' ? 'CIBLE_ERR_CONSENT_UNKNOWN_PURPOSE' : 'CIBLE_ERR_CONSENT_INVALID',
+    error.message,
+    { field: error.field },
+  );
+}
+
+function invalidConsent(message: string, field: string): CibleError {
+  return new CibleError('CIBLE_ERR_CONSENT_INVALID', message, { field });
+}
+
 function invalidSearch(message: string, field: string): CibleError {
   return new CibleError('CIBLE_ERR_PROFILES_INVALID_SEARCH', message, { field });
+}
+
+/** A person's export as tables, one CSV file each. */
+function exportTables(
+  person: {
+    identifiers: readonly {
+      type: string;
+      value: string;
+      firstSeen: string | null;
+      lastSeen: string | null;
+      sourceId: string;
+    }[];
+    traits: Readonly<
+      Record<string, { value: unknown; sourceId: string; at: string | null; messageId: string }>
+    >;
+    consent: {
+      purposes: Readonly<
+        Record<string, { state: string; at: string | null; sourceId: string | null; method: string | null }>
+      >;
+      history: readonly Record<string, unknown>[];
+    };
+    segments: readonly { id: string; name: string }[];
+    computedTraits: Readonly<Record<string, unknown>>;
+    merges: readonly Record<string, unknown>[];
+  },
+  events: readonly EventOutput[],
+): ExportTable[] {
+  return [
+    {
+      name: 'identifiers',
+      columns: ['type', 'value', 'firstSeen', 'lastSeen', 'sourceId'],
+      rows: person.identifiers.map((row) => [row.type, row.value, row.firstSeen, row.lastSeen, row.sourceId]),
+    },
+    {
+      name: 'traits',
+      columns: ['name', 'value', 'sourceId', 'at', 'messageId'],
+      rows: Object.entries(person.traits).map(([name, trait]) => [
+        name,
+        trait.value,
+        trait.sourceId,
+        trait.at,
+        trait.messageId,
+      ]),
+    },
+    {
+      name: 'consent',
+      columns: ['purpose', 'state', 'at', 'sourceId', 'method'],
+      rows: Object.entries(person.consent.purposes).map(([purpose, entry]) => [
+        purpose,
+        entry.state,
+        entry.at,
+        entry.sourceId,
+        entry.method,
+      ]),
+    },
+    {
+      name: 'consent_history',
+      columns: ['purpose', 'state', 'doubleOptIn', 'at', 'sourceId', 'method', 'detail', 'messageId'],
+      rows: person.consent.history.map((row) => [
+        row.purpose,
+        row.state,
+        row.doubleOptIn,
+        row.at,
+        row.sourceId,
+        row.method,
+        row.detail,
+        row.messageId,
+      ]),
+    },
+    {
+      name: 'events',
+      columns: [
+        'seq',
+        'timestamp',
+        'type',
+        'event',
+        'name',
+        'userId',
+        'anonymousId',
+        'sourceId',
+        'messageId',
+        'properties',
+        'traits',
+        'context',
+      ],
+      rows: events.map((row) => [
+        row.seq,
+        row.timestamp,
+        row.type,
+        row.event,
+        row.name,
+        row.userId,
+        row.anonymousId,
+        row.sourceId,
+        row.messageId,
+        row.properties,
+        row.traits,
+        row.context,
+      ]),
+    },
+    { name: 'segments', columns: ['id', 'name'], rows: person.segments.map((row) => [row.id, row.name]) },
+    {
+      name: 'computed_traits',
+      columns: ['name', 'value'],
+      rows: Object.entries(person.computedTraits).map(([name, value]) => [name, value]),
+    },
+    {
+      name: 'merges',
+      columns: ['id', 'at', 'survivor', 'absorbed', 'kind', 'identifier', 'undoneAt'],
+      rows: person.merges.map((row) => [
+        row.id,
+        row.at,
+        row.survivor,
+        row.absorbed,
+        row.kind,
+        row.identifier,
+        row.undoneAt,
+      ]),
+    },
+  ];
 }

@@ -20,6 +20,7 @@ export interface Config {
   readonly imports: ImportsConfig;
   readonly segments: SegmentsConfig;
   readonly access: AccessConfig;
+  readonly privacy: PrivacyConfig;
   /** Identifier, identity and trait rules: built-in ones, changed by the rules file if there is one. */
   readonly rules: Rules;
   /** The rules file read, or null when the built-in rules apply. */
@@ -53,6 +54,11 @@ export interface ImportsConfig {
 export interface SegmentsConfig {
   /** How often every segment is evaluated again over the whole base, ms; 0 never. */
   readonly refreshIntervalMs: number;
+}
+
+export interface PrivacyConfig {
+  /** Longest time erased data may stay in free blocks of the files before a purge rewrites them, ms. */
+  readonly purgeDeadlineMs: number;
 }
 
 export interface AccessConfig {
@@ -98,6 +104,7 @@ const defaults = {
   store: { memoryLimit: '256MB', threads: 2 },
   imports: { maxFileMb: 10 * 1024 },
   segments: { refreshSeconds: 60 },
+  privacy: { purgeDeadlineHours: 24 },
   access: { sessionHours: 12, maxFailedLogins: 5, lockoutMinutes: 15, signInsPerMinute: 20 },
 } as const;
 
@@ -250,6 +257,16 @@ export function loadConfig(sources: ConfigSources = {}): Config {
         1,
         10_000,
       ),
+    },
+    privacy: {
+      purgeDeadlineMs:
+        integer(
+          'CIBLE_PURGE_DEADLINE_HOURS',
+          env.CIBLE_PURGE_DEADLINE_HOURS,
+          defaults.privacy.purgeDeadlineHours,
+          1,
+          24 * 30,
+        ) * 3_600_000,
     },
     rules: rulesFile === null ? defaultRules : loadRulesFile(rulesFile),
     rulesFile,

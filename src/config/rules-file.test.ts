@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { defaultIdentifierRules } from '../domain/identifiers.ts';
+import { defaultConsentRules, standardPurposes } from '../domain/consent.ts';
 import { defaultIdentityRules } from '../domain/identity-graph.ts';
 import { loadConfig } from './config.ts';
 import { defaultRules, loadRulesFile, rulesFrom } from './rules-file.ts';
@@ -54,6 +55,42 @@ describe('rulesFrom', () => {
     });
     assert.throws(() => rulesFrom({ identity: { customTypes: ['has space'] } }), {
       field: 'identity.customTypes.0',
+    });
+  });
+
+  it('reads the consent section: own purposes, consent-manager categories, double opt-in', () => {
+    assert.equal(rulesFrom({}).consent, defaultConsentRules);
+    const { consent } = rulesFrom(
+      {
+        consent: {
+          purposes: ['loyalty'],
+          categories: { C0004: 'advertising', Rewards: ['loyalty', 'email'] },
+          emailDoubleOptIn: true,
+        },
+      },
+      'cible.json',
+    );
+    assert.deepEqual(consent.purposes, [...standardPurposes, 'loyalty']);
+    assert.deepEqual(consent.categories.c0004, ['advertising']);
+    assert.deepEqual(consent.categories.rewards, ['loyalty', 'email']);
+    assert.deepEqual(consent.categories.loyalty, ['loyalty']);
+    assert.equal(consent.emailDoubleOptIn, true);
+    assert.equal(consent.analyticsDefault, 'include');
+  });
+
+  it('names the consent setting that is wrong', () => {
+    assert.throws(() => rulesFrom({ consent: { purposes: ['Loyalty Club'] } }, 'cible.json'), {
+      code: 'CIBLE_ERR_CONFIG_INVALID',
+      field: 'consent.purposes.0',
+      message: /cible\.json: consent\.purposes\.0 "Loyalty Club" is not a valid purpose name/,
+    });
+    assert.throws(() => rulesFrom({ consent: { categories: { C0004: 'adverts' } } }), {
+      field: 'consent.categories.C0004',
+      message: /"adverts" is not a purpose; the purposes are analytics, personalization/,
+    });
+    assert.throws(() => rulesFrom({ consent: { emailDoubleOptln: true } }), {
+      field: 'consent',
+      message: /consent has an unknown setting "emailDoubleOptln"/,
     });
   });
 });

@@ -3,22 +3,28 @@ import { Ajv } from 'ajv';
 import { Type, type Static } from 'typebox';
 import type { CountryCode } from 'libphonenumber-js';
 import { getCountries } from 'libphonenumber-js';
+import { consentRulesFrom, defaultConsentRules, type ConsentRules } from '../domain/consent.ts';
 import { defaultIdentifierRules, type IdentifierRules } from '../domain/identifiers.ts';
 import { defaultIdentityRules, type IdentityRules } from '../domain/identity-graph.ts';
 import { defaultTraitRules, type TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 
-/** How identifiers are read and linked and how traits are merged: the deployment's own rules. */
+/**
+ * How identifiers are read and linked, how traits are merged and what consent is recorded for:
+ * the deployment's own rules.
+ */
 export interface Rules {
   readonly identifiers: IdentifierRules;
   readonly identity: IdentityRules;
   readonly traits: TraitRules;
+  readonly consent: ConsentRules;
 }
 
 export const defaultRules: Rules = {
   identifiers: defaultIdentifierRules,
   identity: defaultIdentityRules,
   traits: defaultTraitRules,
+  consent: defaultConsentRules,
 };
 
 const TypeName = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$', maxLength: 64 });
@@ -50,6 +56,8 @@ export const RulesFile = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    // Checked by consentRulesFrom, whose messages say which purpose or category is wrong.
+    consent: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: false },
 );
@@ -104,6 +112,7 @@ export function rulesFrom(parsed: unknown, path = 'rules'): Rules {
   for (const [type, values] of Object.entries(identity.blockedValues ?? {})) {
     blocked[type] = [...(blocked[type] ?? []), ...values.map((value) => value.trim().toLowerCase())];
   }
+  const consent = consentRulesFrom(file.consent, path);
   return {
     identifiers: {
       defaultCountry: (country ?? defaultIdentifierRules.defaultCountry) as CountryCode,
@@ -121,6 +130,7 @@ export function rulesFrom(parsed: unknown, path = 'rules'): Rules {
       sourcePriority: file.traits?.sourcePriority ?? defaultTraitRules.sourcePriority,
       firstTouch: file.traits?.firstTouch ?? defaultTraitRules.firstTouch,
     },
+    consent,
   };
 }
 

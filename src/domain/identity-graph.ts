@@ -112,6 +112,11 @@ export interface IdentityGraph {
   unmerge(absorbed: number): { survivor: number; restored: number[] } | undefined;
   /** Merges two profiles on a person's word, within the rules. */
   merge(survivor: number, absorbed: number, evidence: Evidence): MergeRecord | ConflictRecord;
+  /**
+   * Forgets a person: the origin profiles of the profile and every identifier they hold, as if
+   * they had never been seen. Returns what was removed; undefined for an unknown profile.
+   */
+  erase(profileId: number): { members: number[]; identifiers: Identifier[] } | undefined;
   /** Loads persisted state: call for every profile, identifier, merge, split and shared identifier. */
   load: GraphLoader;
   /** Origin profiles, merged or not. */
@@ -395,6 +400,24 @@ export function createIdentityGraph(
       node(b).parent = a;
       (node(a).children ??= []).push(b);
       return { survivor: a, absorbed: b, identifier, evidence };
+    },
+    erase(id) {
+      if (!nodes.has(id)) return undefined;
+      const erased = members(canonical(id));
+      const keys = erased.flatMap((member) => node(member).own);
+      for (const key of keys) {
+        origin.delete(key);
+        seenWith.delete(key);
+        shared.delete(key);
+      }
+      const gone = new Set(erased);
+      for (const member of erased) nodes.delete(member);
+      for (const set of seenWith.values()) for (const member of erased) set.delete(member);
+      for (const split of [...splits]) {
+        const [a, b] = split.split('-').map(Number);
+        if (gone.has(a!) || gone.has(b!)) splits.delete(split);
+      }
+      return { members: erased.sort((a, b) => a - b), identifiers: keys.map(parseKey) };
     },
     load: {
       profile(loaded) {

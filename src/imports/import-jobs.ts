@@ -61,6 +61,8 @@ export interface ImportJobsOptions {
   readonly sources: SourceRegistry;
   readonly pipeline: IngestPipeline;
   readonly identifierRules: IdentifierRules;
+  /** The purposes consent columns may answer (default: the standard ones). */
+  readonly consentPurposes?: readonly string[];
   readonly dataDir: string;
   /** The largest event, in bytes of JSON (the pipeline's limit). */
   readonly maxEventBytes: number;
@@ -100,6 +102,8 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
   let closing = false;
 
   const fileOf = (id: string): string => join(directory, `${id}.upload`);
+  const consentPurposes =
+    options.consentPurposes === undefined ? {} : { consentPurposes: options.consentPurposes };
 
   async function load(id: string): Promise<ImportJobRecord> {
     const record = await store.getImport(id);
@@ -124,6 +128,7 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
     const compiled = compileMapping(JSON.parse(record.mapping) as ImportMapping, {
       fileName: record.fileName,
       identifierRules: options.identifierRules,
+      ...consentPurposes,
     });
     if (!compiled.ok) throw mappingError(compiled.problems);
   }
@@ -192,6 +197,7 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
         pipeline: options.pipeline,
         store,
         identifierRules: options.identifierRules,
+        ...consentPurposes,
         maxEventBytes: options.maxEventBytes,
         ...(options.caughtUp === undefined ? {} : { caughtUp: options.caughtUp }),
         progress,
@@ -251,6 +257,7 @@ export async function createImportJobs(options: ImportJobsOptions): Promise<Impo
       const compiled = compileMapping(request.mapping, {
         fileName: request.fileName,
         identifierRules: options.identifierRules,
+        ...consentPurposes,
       });
       if (!compiled.ok) throw mappingError(compiled.problems);
       const record = newImportJob({

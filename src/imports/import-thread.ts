@@ -14,6 +14,7 @@ export interface ThreadImport {
   readonly mapping: ImportMapping;
   readonly sourceId: string;
   readonly identifierRules: IdentifierRules;
+  readonly consentPurposes: readonly string[] | undefined;
   readonly maxEventBytes: number;
   readonly stored: FingerprintCounterState;
   readonly chunkEvents: number | undefined;

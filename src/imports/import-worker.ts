@@ -42,6 +42,7 @@ async function read(job: ThreadImport): Promise<void> {
     const compiled = compileMapping(job.mapping, {
       fileName: job.fileName,
       identifierRules: job.identifierRules,
+      ...(job.consentPurposes === undefined ? {} : { consentPurposes: job.consentPurposes }),
     });
     if (!compiled.ok) throw new Error(`The mapping of import ${job.importId} is not valid.`);
     const progress = await importRows(

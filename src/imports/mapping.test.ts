@@ -44,7 +44,7 @@ describe('compileMapping', () => {
         'format.columns: A file without a header needs its column names in format.columns.',
         'columns.a.identifier: "passport" is not an identifier type (known: userId, anonymousId, email, phone, deviceId, advertisingId, loyaltyId, crmId, facebookId, instagramId, twitterId, linkedinId).',
         'columns.b: A column becomes one thing; this one says trait and property.',
-        'columns.c: Say what the column becomes: one of identifier, trait, property, product, products, timestamp, ignore.',
+        'columns.c: Say what the column becomes: one of identifier, trait, property, product, products, timestamp, consent, ignore.',
         'columns.d.property: A property belongs to an order: use it in transactions files (customers files set traits).',
         'columns.e.format: A date column needs its format, e.g. "YYYY-MM-DD", "DD/MM/YYYY" or "iso".',
         'columns.f.format: A format applies to type date only.',
@@ -116,6 +116,71 @@ describe('date formats', () => {
       compileDateFormat('MM/DD', 'UTC'),
       'The format "MM/DD" has no year (use YYYY, MM, DD; or iso, unix, unix_ms).',
     );
+  });
+});
+
+describe('consent columns', () => {
+  const check = createIdentifierCheck(defaultIdentifierRules);
+  const mapping: ImportMapping = {
+    kind: 'customers',
+    columns: {
+      mail: { identifier: 'email' },
+      optin_email: { consent: 'email' },
+      optin_sms: { consent: 'sms' },
+      club: { consent: 'loyalty' },
+    },
+  };
+
+  it('answer purposes of the rules, one column each', () => {
+    assert.deepEqual(problems(mapping), [
+      'columns.club.consent: "loyalty" is not a consent purpose (known: analytics, personalization, email, sms, push, postal, phone, advertising); add your own to the rules file under consent.purposes.',
+    ]);
+    assert.ok(compileMapping(mapping, { ...options, consentPurposes: ['email', 'sms', 'loyalty'] }).ok);
+    assert.deepEqual(
+      problems({
+        kind: 'customers',
+        columns: {
+          mail: { identifier: 'email' },
+          a: { consent: 'email' },
+          b: { consent: 'email', type: 'boolean' },
+        },
+      }),
+      [
+        'columns.b.type: "type" applies to trait, property and product columns only.',
+        'columns.b.consent: Only one column can answer for email; "a" already does.',
+      ],
+    );
+  });
+
+  it('read yes/no, true/false, 1/0 and granted/denied; an empty cell says nothing; anything else rejects the row', () => {
+    const compiled = compileMapping(mapping, { ...options, consentPurposes: ['email', 'sms', 'loyalty'] });
+    assert.ok(compiled.ok);
+    const read = (cells: unknown[]) => readRow(compiled.mapping, { line: 3, cells }, check);
+    const answers = (cells: unknown[]) => (read(cells) as RowValues).consent;
+    assert.deepEqual(answers(['a@example.com', 'Yes', 'no', '']), { email: 'granted', sms: 'denied' });
+    assert.deepEqual(answers(['a@example.com', '1', ' 0 ', 'GRANTED']), {
+      email: 'granted',
+      sms: 'denied',
+      loyalty: 'granted',
+    });
+    assert.deepEqual(answers(['a@example.com', true, false, 'denied']), {
+      email: 'granted',
+      sms: 'denied',
+      loyalty: 'denied',
+    });
+    assert.equal(answers(['a@example.com', '', ' ', null]), undefined);
+    assert.deepEqual(read(['a@example.com', 'maybe', '', '']), {
+      rejected: true,
+      code: 'CIBLE_ERR_IMPORT_ROW_INVALID_VALUE',
+      reason:
+        'Column optin_email: "maybe" is not a consent answer for email: write yes or no, true or false, 1 or 0, granted or denied (an empty cell says nothing).',
+      field: 'optin_email',
+    });
+
+    const values = read(['a@example.com', 'yes', 'no', '']) as RowValues;
+    assert.deepEqual(customerEvent(values, { messageId: 'imp_1', importId: 'imp_x', line: 3 }).context, {
+      import: { id: 'imp_x', line: 3, consent: { email: 'granted', sms: 'denied' } },
+    });
   });
 });
 

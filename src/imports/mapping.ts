@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { standardPurposes } from '../domain/consent.ts';
 import { knownIdentifierTypes, type IdentifierRules } from '../domain/identifiers.ts';
 import { compileDateFormat, isTimeZone, type DateParser } from './date-format.ts';
 import { ValueError } from './value-error.ts';
@@ -46,6 +47,12 @@ export const ColumnMapping = Type.Object(
       Type.String({
         description:
           'The event time, in this format: iso, unix (seconds), unix_ms, or a pattern such as YYYYMMDD or DD/MM/YYYY HH:mm.',
+      }),
+    ),
+    consent: Type.Optional(
+      Type.String({
+        description:
+          'The consent purpose this column answers (email, sms, analytics...): yes/no, true/false, 1/0 or granted/denied; an empty cell says nothing.',
       }),
     ),
     ignore: Type.Optional(Type.Literal(true, { description: 'The column is read but not used.' })),
@@ -131,6 +138,7 @@ export type ColumnRole =
   | { readonly role: 'product'; readonly name: string; readonly read: ValueReader }
   | { readonly role: 'products' }
   | { readonly role: 'timestamp'; readonly parse: DateParser }
+  | { readonly role: 'consent'; readonly purpose: string }
   | { readonly role: 'orderId' };
 
 export interface CompiledColumn {
@@ -168,7 +176,16 @@ export interface MappingProblem {
 /** Reads one cell as a value of its type, or says why it cannot. */
 export type ValueReader = (raw: unknown) => unknown;
 
-const roleKeys = ['identifier', 'trait', 'property', 'product', 'products', 'timestamp', 'ignore'] as const;
+const roleKeys = [
+  'identifier',
+  'trait',
+  'property',
+  'product',
+  'products',
+  'timestamp',
+  'consent',
+  'ignore',
+] as const;
 
 /** The Segment spec's numeric properties of orders and products: read as numbers unless told otherwise. */
 const numericNames = new Set([
@@ -187,6 +204,8 @@ export interface CompileOptions {
   /** The name of the file, to choose the format when the mapping does not say. */
   readonly fileName?: string;
   readonly identifierRules: IdentifierRules;
+  /** The purposes consent columns may answer (the rules' `consent.purposes`; default: the standard ones). */
+  readonly consentPurposes?: readonly string[];
 }
 
 /** Checks a mapping and prepares it, or lists every problem with where it is. */
@@ -226,6 +245,7 @@ export function compileMapping(
   const columns: CompiledColumn[] = [];
   const counts = { identifier: 0, timestamp: 0, products: 0, product: 0 };
   const singletons = new Map<string, string>();
+  const consentColumns = new Map<string, string>();
   const entries = Object.entries(mapping.columns);
   for (const [name, spec] of entries) {
     const at = `columns.${name}`;
@@ -304,6 +324,23 @@ export function compileMapping(
         const parse = compileDateFormat(spec.timestamp!, dateTimezone);
         if (typeof parse === 'string') problem(`${at}.timestamp`, parse);
         else roles.push({ role: 'timestamp', parse });
+        break;
+      }
+      case 'consent': {
+        const purpose = spec.consent!;
+        const purposes = options.consentPurposes ?? standardPurposes;
+        if (!purposes.includes(purpose)) {
+          problem(
+            `${at}.consent`,
+            `"${purpose}" is not a consent purpose (known: ${purposes.join(', ')}); add your own to the rules file under consent.purposes.`,
+          );
+          break;
+        }
+        const other = consentColumns.get(purpose);
+        if (other !== undefined)
+          problem(`${at}.consent`, `Only one column can answer for ${purpose}; "${other}" already does.`);
+        consentColumns.set(purpose, name);
+        roles.push({ role: 'consent', purpose });
         break;
       }
       case 'ignore':

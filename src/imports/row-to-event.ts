@@ -1,3 +1,4 @@
+import type { ConsentState } from '../domain/consent.ts';
 import {
   isIdentifierRejection,
   isPlaceholderIdentifier,
@@ -45,6 +46,8 @@ export interface RowValues {
   /** Event time, ms. */
   readonly timestamp: number | undefined;
   readonly orderId: string | undefined;
+  /** Consent columns: purpose → the answer (empty cells say nothing). */
+  readonly consent?: Readonly<Record<string, ConsentState>> | undefined;
 }
 
 export function rejectRow(code: ErrorCode, reason: string, field: string | null): RowRejection {
@@ -100,6 +103,7 @@ export function readRow(
   let products: Record<string, unknown>[] | undefined;
   let timestamp: number | undefined;
   let orderId: string | undefined;
+  let consent: Record<string, ConsentState> | undefined;
   const { columns } = mapping;
   for (let index = 0; index < columns.length; index++) {
     const column = columns[index]!;
@@ -181,6 +185,18 @@ export function readRow(
         case 'orderId':
           orderId = typeof cell === 'string' ? cell.trim() : String(cell);
           break;
+        case 'consent': {
+          const state = readConsentAnswer(cell);
+          if (state === undefined) {
+            return rejectRow(
+              'CIBLE_ERR_IMPORT_ROW_INVALID_VALUE',
+              `Column ${column.name}: ${JSON.stringify(cell)} is not a consent answer for ${role.purpose}: write yes or no, true or false, 1 or 0, granted or denied (an empty cell says nothing).`,
+              column.name,
+            );
+          }
+          (consent ??= {})[role.purpose] = state;
+          break;
+        }
       }
     }
   }
@@ -194,7 +210,18 @@ export function readRow(
       names[0] ?? null,
     );
   }
-  return { identifiers, traits, properties, product, products, timestamp, orderId };
+  return { identifiers, traits, properties, product, products, timestamp, orderId, consent };
+}
+
+const consentGranted = new Set(['yes', 'y', 'true', '1', 'granted']);
+const consentDenied = new Set(['no', 'n', 'false', '0', 'denied']);
+
+function readConsentAnswer(cell: unknown): ConsentState | undefined {
+  if (cell === true || cell === 1) return 'granted';
+  if (cell === false || cell === 0) return 'denied';
+  if (typeof cell !== 'string') return undefined;
+  const text = cell.trim().toLowerCase();
+  return consentGranted.has(text) ? 'granted' : consentDenied.has(text) ? 'denied' : undefined;
 }
 
 function readProducts(cell: unknown): Record<string, unknown>[] | ValueError {
@@ -326,7 +353,11 @@ function identifierPlaces(
   if (contextTraits !== undefined) context.traits = contextTraits;
   if (externalIds !== undefined) context.externalIds = externalIds;
   if (device !== undefined) context.device = device;
-  context.import = { id: origin.importId, line: origin.line };
+  // Consent goes with the import's own mark: the pipeline reads it there from imports only.
+  context.import =
+    values.consent === undefined
+      ? { id: origin.importId, line: origin.line }
+      : { id: origin.importId, line: origin.line, consent: values.consent };
   return context;
 }
 
@@ -339,7 +370,11 @@ export function orderLevelColumns(mapping: CompiledMapping): number[] {
   mapping.columns.forEach((column: CompiledColumn, index) => {
     if (
       column.roles.some(
-        (role) => role.role === 'identifier' || role.role === 'timestamp' || role.role === 'property',
+        (role) =>
+          role.role === 'identifier' ||
+          role.role === 'timestamp' ||
+          role.role === 'property' ||
+          role.role === 'consent',
       )
     ) {
       indexes.push(index);

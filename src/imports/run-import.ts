@@ -31,6 +31,8 @@ export interface RunImportOptions {
   readonly pipeline: Pick<IngestPipeline, 'ingestImported'>;
   readonly store: Pick<ImportStore, 'scanImportedFingerprints' | 'addImportRejections'>;
   readonly identifierRules: IdentifierRules;
+  /** The purposes consent columns may answer (default: the standard ones). */
+  readonly consentPurposes?: readonly string[];
   readonly maxEventBytes: number;
   /** Resolves once the store holds every batch already acknowledged, before it is asked what it holds. */
   readonly caughtUp?: () => Promise<void>;
@@ -143,6 +145,7 @@ export async function runImport(options: RunImportOptions): Promise<void> {
           mapping: options.mapping,
           sourceId: options.source.id,
           identifierRules: options.identifierRules,
+          consentPurposes: options.consentPurposes,
           maxEventBytes: options.maxEventBytes,
           stored: stored.state(),
           chunkEvents: options.chunkEvents,
@@ -200,6 +203,7 @@ function compiled(options: RunImportOptions): CompiledMapping {
   const result = compileMapping(options.mapping, {
     fileName: options.fileName,
     identifierRules: options.identifierRules,
+    ...(options.consentPurposes === undefined ? {} : { consentPurposes: options.consentPurposes }),
   });
   if (!result.ok) {
     throw new CibleError(

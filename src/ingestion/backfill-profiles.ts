@@ -45,7 +45,7 @@ export async function backfillProfiles(options: BackfillProfilesOptions): Promis
         traits: row.traits === null ? undefined : (JSON.parse(row.traits) as unknown),
         context: row.context === null ? undefined : (JSON.parse(row.context) as unknown),
       } as ValidEvent;
-      const { profileId } = options.identity.resolve(row, valid, changes);
+      const profileId = options.identity.resolve(row, valid, changes)?.profileId ?? null;
       if (profileId !== null) assignments.push({ seq: row.seq, profileId });
     }
     await options.store.assignEventProfiles(assignments, changes);

@@ -12,6 +12,7 @@ import {
   hasIdentityChanges,
   type IdentityResolver,
   type PendingIdentityChanges,
+  type ResolveOptions,
 } from './resolve-identity.ts';
 import { validateEvent, type ValidateOptions, type ValidEvent } from './validate-event.ts';
 
@@ -254,7 +255,7 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
     let admitted: Admitted;
     try {
       if (identityStale) await freshIdentity();
-      admitted = admit(request.events, request.source.id, hourOf(deps.now()));
+      admitted = admit(request.events, request.source.id, hourOf(deps.now()), importedEvents);
       await deps.writer.enqueue(admitted.work);
     } catch (error) {
       return fail(storeUnavailable(error));
@@ -282,7 +283,12 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
   }
 
   /** De-duplicates, then resolves identity, in arrival order: what the batch will commit. */
-  function admit(processed: readonly Processed[], sourceId: string, hour: number): Admitted {
+  function admit(
+    processed: readonly Processed[],
+    sourceId: string,
+    hour: number,
+    resolveOptions?: ResolveOptions,
+  ): Admitted {
     if (identityStale) throw new Error('identity graph not reloaded');
     const events: StoredEvent[] = [];
     const fingerprints: Fingerprint[] = [];
@@ -295,7 +301,11 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
         duplicates++;
         continue;
       }
-      events.push(deps.identity === undefined ? stored : deps.identity.resolve(stored, valid, identity));
+      const resolved =
+        deps.identity === undefined ? stored : deps.identity.resolve(stored, valid, identity, resolveOptions);
+      // An event of an erased person: acknowledged like the others, stored nowhere (counted by the suppression list).
+      if (resolved === undefined) continue;
+      events.push(resolved);
       fingerprints.push(fingerprint);
     }
     return {
@@ -458,6 +468,7 @@ export function createIngestPipeline(deps: IngestPipelineDeps): IngestPipeline {
 }
 
 const importValidation: ValidateOptions = { userOrAnonymousId: false };
+const importedEvents: ResolveOptions = { imported: true };
 
 /**
  * The first steps of ingestion (validate → build the stored event) for an event an import built

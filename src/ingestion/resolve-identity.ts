@@ -1,3 +1,12 @@
+import {
+  consentObservationsOf,
+  consentStatesFrom,
+  consentUpdatedEvent,
+  defaultConsentRules,
+  type ConsentObservation,
+  type ConsentRules,
+  type ConsentStateEntry,
+} from '../domain/consent.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import {
   identifiersOf,
@@ -8,6 +17,7 @@ import {
 import type { Evidence, IdentityGraph, Resolution } from '../domain/identity-graph.ts';
 import { firstTouchObservations, traitObservations, type TraitValue } from '../domain/traits.ts';
 import type { IdentityChanges } from '../store/store.ts';
+import { createConsentState, type ConsentStateIndex } from './consent-state.ts';
 import type { ValidEvent } from './validate-event.ts';
 
 /** The identity changes of one request, filled as its events resolve. */
@@ -34,10 +44,44 @@ export function hasIdentityChanges(changes: PendingIdentityChanges): boolean {
   return Object.values(changes).some((rows: unknown[]) => rows.length > 0);
 }
 
+/** Distinct sets of consent preferences remembered at once; a deployment has a few dozen. */
+const maxPreferenceSets = 1000;
+
+export interface ResolveOptions {
+  /**
+   * The event comes from an import (`ingestImported`): the consent its row gave, in
+   * `context.import.consent`, is recorded with the method `import`. Never read from live events.
+   */
+  readonly imported?: boolean;
+}
+
 export interface IdentityResolver {
-  /** Resolves the event's identifiers to a profile; returns the event stamped with its origin profile. */
-  resolve(event: StoredEvent, valid: ValidEvent, changes: PendingIdentityChanges): StoredEvent;
+  /**
+   * Resolves the event's identifiers to a profile; returns the event stamped with its origin
+   * profile. Traits it sets and changes of consent it carries become rows of `changes`. Returns
+   * undefined, changing nothing, when the event carries an identifier of an erased person: it is
+   * dropped, so that no event rebuilds them.
+   */
+  resolve(
+    event: StoredEvent,
+    valid: ValidEvent,
+    changes: PendingIdentityChanges,
+    options?: ResolveOptions,
+  ): StoredEvent | undefined;
   readonly graph: IdentityGraph;
+  readonly consentRules: ConsentRules;
+  /** Whether the person made of these origin profiles has any consent recorded (without asking the store). */
+  hasConsent(members: readonly number[]): boolean;
+  /**
+   * Records consent expressed outside events (the admin API) for the person this profile belongs
+   * to now: the observations that change it become rows of `changes`, as changes of that person's
+   * profile. Undefined for an unknown profile.
+   */
+  recordConsent(
+    profileId: number,
+    observations: readonly ConsentObservation[],
+    changes: PendingIdentityChanges,
+  ): { readonly profileId: number; readonly recorded: readonly ConsentObservation[] } | undefined;
   /** Swaps in a graph rebuilt from the store (after a failed commit left this one ahead of it). */
   replace(graph: IdentityGraph, lastMergeId: number, activeMerges: Map<number, number>): void;
   /** Undoes the merge that absorbed this profile; undefined when it was never absorbed. */
@@ -62,6 +106,14 @@ export interface IdentityResolverOptions {
   readonly lastMergeId: number;
   /** For each absorbed profile, the id of the merge that absorbed it. */
   readonly activeMerges: Map<number, number>;
+  /** Each origin profile's consent, loaded from the store (empty by default). */
+  readonly consent?: ConsentStateIndex;
+  readonly consentRules?: ConsentRules;
+  /**
+   * Whether identifiers the graph does not know belong to an erased person (the suppression list;
+   * see src/privacy/erasure-service.ts). Identifiers the graph knows are never suppressed.
+   */
+  readonly suppressed?: (identifiers: readonly Identifier[]) => boolean;
 }
 
 /**
@@ -74,10 +126,75 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
   let graph = options.graph;
   let lastMergeId = options.lastMergeId;
   let activeMerges = options.activeMerges;
+  const consent = options.consent ?? createConsentState();
+  const consentRules = options.consentRules ?? defaultConsentRules;
+
+  /**
+   * The SDK sends the same few sets of preferences with every event: each set is read once (by
+   * `consentObservationsOf`) and remembered as the purposes and states it stands for.
+   */
+  const preferenceSets = new Map<string, readonly ConsentStateEntry[]>();
+  const preferences = (consentValue: unknown, event: StoredEvent): ConsentObservation[] => {
+    const text = JSON.stringify(consentValue);
+    let entries = preferenceSets.get(text);
+    if (entries === undefined) {
+      const alone = {
+        ...event,
+        type: 'page' as const,
+        event: null,
+        properties: null,
+        context: `{"consent":${text}}`,
+      };
+      entries = consentObservationsOf(alone, consentRules).observations.map(({ purpose, state }) => ({
+        purpose,
+        state,
+      }));
+      if (preferenceSets.size >= maxPreferenceSets) preferenceSets.clear();
+      preferenceSets.set(text, entries);
+    }
+    return entries.map(({ purpose, state }) => ({
+      purpose,
+      state,
+      at: event.timestamp,
+      sourceId: event.sourceId,
+      messageId: event.messageId,
+      method: 'sdk',
+    }));
+  };
+
+  /** Keeps the observations that change the person's consent, as rows of the origin profile. */
+  const recordChanges = (
+    origin: number,
+    observations: readonly ConsentObservation[],
+    changes: PendingIdentityChanges,
+  ): ConsentObservation[] => {
+    const recorded = consent.record(origin, graph.members(graph.canonical(origin)), observations);
+    for (const observation of recorded) {
+      changes.consent.push({
+        profileId: origin,
+        purpose: observation.purpose,
+        state: observation.state,
+        doubleOptIn: observation.doubleOptIn ?? null,
+        at: observation.at,
+        sourceId: observation.sourceId,
+        messageId: observation.messageId,
+        method: observation.method,
+        detail: observation.detail ?? null,
+      });
+    }
+    return recorded;
+  };
 
   return {
     get graph() {
       return graph;
+    },
+    consentRules,
+    hasConsent: (members) => consent.has(members),
+    recordConsent(profileId, observations, changes) {
+      const person = graph.canonical(profileId);
+      if (graph.members(person).length === 0) return undefined;
+      return { profileId: person, recorded: recordChanges(person, observations, changes) };
     },
     replace(next, nextLastMergeId, nextActiveMerges) {
       graph = next;
@@ -117,8 +234,12 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
       });
       return { merged: true, survivor: outcome.survivor, absorbed: outcome.absorbed };
     },
-    resolve(event, valid, changes) {
+    resolve(event, valid, changes, resolveOptions) {
       const { identifiers, rejected } = eventIdentifiers(event, valid, options.identifierRules, graph);
+      if (options.suppressed !== undefined) {
+        const unknown = identifiers.filter((identifier) => graph.originOf(identifier) === undefined);
+        if (unknown.length > 0 && options.suppressed(unknown)) return undefined;
+      }
       for (const rejection of rejected) changes.rejectedIdentifiers.push(rejectedRow(rejection, event));
       const evidence = { sourceId: event.sourceId, messageId: event.messageId, at: event.timestamp };
       const resolution = graph.resolve(identifiers, evidence);
@@ -142,6 +263,18 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
           at: observation.at,
           messageId: observation.messageId,
         });
+      }
+      // Most events carry no consent: a look at what validation already parsed tells, with nothing to parse.
+      const context = isObject(valid.context) ? valid.context : undefined;
+      const isConsentUpdated = event.type === 'track' && event.event === consentUpdatedEvent;
+      if (context?.consent !== undefined || isConsentUpdated || resolveOptions?.imported === true) {
+        const found: ConsentObservation[] = [];
+        if (context?.consent !== undefined) found.push(...preferences(context.consent, event));
+        if (isConsentUpdated) {
+          found.push(...consentObservationsOf({ ...event, context: null }, consentRules).observations);
+        }
+        if (resolveOptions?.imported === true) found.push(...importedConsent(event, context, consentRules));
+        if (found.length > 0) recordChanges(resolution.originProfileId, found, changes);
       }
       return { ...event, profileId: resolution.originProfileId };
     },
@@ -215,6 +348,31 @@ function eventIdentifiers(
     );
   }
   return { identifiers, rejected };
+}
+
+/**
+ * The consent an import row gave (`context.import.consent`, as `consentStatesFrom` reads it), as
+ * observations of the import. A purpose the rules no longer know is left out.
+ */
+function importedConsent(
+  event: StoredEvent,
+  context: Record<string, unknown> | undefined,
+  rules: ConsentRules,
+): ConsentObservation[] {
+  const imported = context?.import;
+  if (!isObject(imported) || imported.consent === undefined) return [];
+  const { states } = consentStatesFrom(imported.consent, rules, 'context.import.consent');
+  const line = typeof imported.line === 'number' ? `, line ${imported.line}` : '';
+  const detail = typeof imported.id === 'string' ? `${imported.id}${line}` : undefined;
+  return states.map(({ purpose, state }) => ({
+    purpose,
+    state,
+    at: event.timestamp,
+    sourceId: event.sourceId,
+    messageId: event.messageId,
+    method: 'import',
+    ...(detail === undefined ? {} : { detail }),
+  }));
 }
 
 function rejectedRow(

@@ -59,7 +59,7 @@ describe('profile reader', () => {
     const changes = emptyIdentityChanges();
     const stored = events.map((overrides, index) => {
       const event = storedEventFixture({ messageId: `m-${Math.random()}-${index}`, ...overrides });
-      return identity.resolve(event, { ...event, type: event.type }, changes);
+      return identity.resolve(event, { ...event, type: event.type }, changes)!;
     });
     await reader.store.writeBatch({
       events: stored,

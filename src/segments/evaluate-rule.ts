@@ -1,4 +1,11 @@
 import {
+  consentOf,
+  defaultConsentRules,
+  mayUse,
+  type ConsentRules,
+  type ConsentStatus,
+} from '../domain/consent.ts';
+import {
   durationMs,
   parseIsoDate,
   resolveDate,
@@ -27,6 +34,8 @@ export interface ProfileView {
   readonly identifierTypes: ReadonlySet<string>;
   /** The profile's events; only `track` events take part in event conditions. */
   readonly events: readonly ViewEvent[];
+  /** The profile's consent: foldConsent of its origin profiles' changes, in recording order. */
+  readonly consent: ConsentStatus;
 }
 
 export interface ViewEvent {
@@ -46,6 +55,8 @@ export interface EvaluateOptions {
   readonly segmentRule: (name: string) => Rule | undefined;
   /** The expression of a computed trait, which a rule reads in place of a stored trait of that name. */
   readonly computedTrait?: (name: string) => EventExpression | undefined;
+  /** Whether email needs a confirmed double opt-in to be used; defaultConsentRules when absent. */
+  readonly consentRules?: ConsentRules;
 }
 
 /** Whether the profile meets the rule. */
@@ -71,6 +82,10 @@ function judge(rule: Rule, view: ProfileView, options: EvaluateOptions, within: 
     }
     case 'identifier':
       return view.identifierTypes.has(rule.type);
+    case 'consent':
+      return rule.test === 'may-use'
+        ? mayUse(view.consent, rule.purpose, options.consentRules ?? defaultConsentRules)
+        : consentOf(view.consent, rule.purpose) === rule.test;
     case 'event':
       return compareNumber(aggregate(rule, view.events, options.now), rule.op, rule.value);
     case 'occurrence':

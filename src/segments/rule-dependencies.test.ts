@@ -19,6 +19,7 @@ const touch = (change: Partial<Touch>): Touch => ({
   events: new Set(),
   traits: new Set(),
   identifiers: false,
+  consent: new Set(),
   all: false,
   ...change,
 });
@@ -59,5 +60,23 @@ test('a write affects a rule only through what the rule reads', () => {
   assert.equal(affects(dependencies, touch({ traits: new Set(['city']) })), true);
   assert.equal(affects(dependencies, touch({ identifiers: true })), false);
   assert.equal(affects(dependencies, touch({ all: true })), true);
-  assert.deepEqual(needsOf([dependencies]), { events: ['Order Completed'], traits: ['city'] });
+  assert.deepEqual(needsOf([dependencies]), { events: ['Order Completed'], traits: ['city'], consent: [] });
+});
+
+test('a rule reads consent for the purposes it names, through segments, and not time', () => {
+  const withSegments = new Map([
+    ...segments,
+    ['Reachable', parseRule('consent sms is granted or has phone')],
+  ]);
+  const dependencies = dependenciesOf(
+    parseRule('consent email and not consent analytics is denied and in segment "Reachable"'),
+    { ...options, segmentRule: (name: string) => withSegments.get(name) },
+  );
+  assert.deepEqual([...dependencies.consent].sort(), ['analytics', 'email', 'sms']);
+  assert.equal(dependencies.time, false);
+  assert.equal(affects(dependencies, touch({ consent: new Set(['push']) })), false);
+  assert.equal(affects(dependencies, touch({ consent: new Set(['sms']) })), true);
+  const other = dependenciesOf(parseRule('trait city = "Paris"'), options);
+  assert.equal(affects(other, touch({ consent: new Set(['email']) })), false);
+  assert.deepEqual([...needsOf([dependencies, other]).consent].sort(), ['analytics', 'email', 'sms']);
 });

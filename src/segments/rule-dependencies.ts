@@ -1,7 +1,7 @@
 import type { DateTest, EventExpression, PropertyFilter, Rule, ValueTest, Window } from './rule.ts';
 
 /**
- * What a rule's outcome can depend on: the events, traits and identifiers it reads (through the
+ * What a rule's outcome can depend on: the events, traits, identifiers and consent it reads (through the
  * segments it names and the computed traits it reads too), and whether time passing alone can
  * change it. A write that touches none of these cannot move anyone in or out.
  */
@@ -12,6 +12,8 @@ export interface Dependencies {
   readonly traits: ReadonlySet<string>;
   /** Whether it tests identifiers (`has email`). */
   readonly identifiers: boolean;
+  /** The consent purposes it tests (`consent email`). */
+  readonly consent: ReadonlySet<string>;
   /** Whether it looks at a window or a date relative to now, so time alone can change it. */
   readonly time: boolean;
 }
@@ -21,6 +23,8 @@ export interface Touch {
   readonly events: Set<string>;
   readonly traits: Set<string>;
   identifiers: boolean;
+  /** Purposes whose consent changed (for email, its double opt-in too). */
+  readonly consent: Set<string>;
   /** A new profile, a merge, an unmerge...: every segment is judged again. */
   all: boolean;
 }
@@ -33,6 +37,7 @@ export interface DependencyOptions {
 export function dependenciesOf(rule: Rule, options: DependencyOptions): Dependencies {
   const events = new Set<string>();
   const traits = new Set<string>();
+  const consent = new Set<string>();
   let identifiers = false;
   let time = false;
   const seen = new Set<string>();
@@ -83,6 +88,9 @@ export function dependenciesOf(rule: Rule, options: DependencyOptions): Dependen
       case 'identifier':
         identifiers = true;
         return;
+      case 'consent':
+        consent.add(node.purpose);
+        return;
       case 'segment': {
         if (seen.has(node.segment)) return;
         seen.add(node.segment);
@@ -93,7 +101,7 @@ export function dependenciesOf(rule: Rule, options: DependencyOptions): Dependen
     }
   };
   visit(rule);
-  return { events, traits, identifiers, time };
+  return { events, traits, identifiers, consent, time };
 }
 
 /** Whether what a write changed can change the outcome of a rule with these dependencies. */
@@ -102,16 +110,26 @@ export function affects(dependencies: Dependencies, touch: Touch): boolean {
   if (touch.identifiers && dependencies.identifiers) return true;
   for (const event of touch.events) if (dependencies.events.has(event)) return true;
   for (const trait of touch.traits) if (dependencies.traits.has(trait)) return true;
+  for (const purpose of touch.consent) if (dependencies.consent.has(purpose)) return true;
   return false;
 }
 
-/** The event and trait names a set of rules reads, all together. */
-export function needsOf(dependencies: Iterable<Dependencies>): { events: string[]; traits: string[] } {
+/** What judging a profile against rules reads of it: event and trait names, consent purposes. */
+export interface Needs {
+  readonly events: readonly string[];
+  readonly traits: readonly string[];
+  readonly consent: readonly string[];
+}
+
+/** The event and trait names and the consent purposes a set of rules reads, all together. */
+export function needsOf(dependencies: Iterable<Dependencies>): Needs {
   const events = new Set<string>();
   const traits = new Set<string>();
+  const consent = new Set<string>();
   for (const each of dependencies) {
     for (const event of each.events) events.add(event);
     for (const trait of each.traits) traits.add(trait);
+    for (const purpose of each.consent) consent.add(purpose);
   }
-  return { events: [...events], traits: [...traits] };
+  return { events: [...events], traits: [...traits], consent: [...consent] };
 }

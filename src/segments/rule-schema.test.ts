@@ -16,6 +16,7 @@ const texts = [
   'trait tags contains "vip" or (has email and not has phone)',
   'trait lastOrder before 60 days ago and trait age >= 18',
   'avg(event "Rated".product.score between "2026-01-01" and "2026-02-01T00:00:00Z") < 2.5',
+  'consent email and not consent sms is denied',
 ];
 
 function errorsOf(value: unknown): RuleError[] {
@@ -177,6 +178,36 @@ describe('validateRule', () => {
       'test.op',
       /one of before, after, within/,
     );
+  });
+
+  it('checks consent conditions: a purpose name, a known test, and the configured purposes when given', () => {
+    const consent = (fields: Record<string, unknown>) => ({
+      kind: 'consent',
+      purpose: 'email',
+      test: 'may-use',
+      ...fields,
+    });
+    assert.equal(validateRule(consent({ purpose: 'loyalty_2', test: 'unknown' })).ok, true);
+    assertError(consent({ purpose: 'Email' }), 'purpose', /must be a consent purpose: lower-case letters/);
+    assertError(consent({ purpose: '' }), 'purpose', /must be a consent purpose/);
+    assertError(
+      consent({ test: 'maybe' }),
+      'test',
+      /must be one of "may-use", "granted", "denied", "unknown"/,
+    );
+    assertError(consent({ state: 'granted' }), 'state', /not a field here/);
+    const purposes = ['email', 'sms'];
+    assert.equal(validateRule(consent({ purpose: 'sms' }), { purposes }).ok, true);
+    assert.deepEqual(validateRule({ kind: 'not', rule: consent({ purpose: 'surveys' }) }, { purposes }), {
+      ok: false,
+      errors: [
+        {
+          path: 'rule.purpose',
+          message:
+            '"surveys" is not a consent purpose: one of email, sms (add others to the rules file under consent.purposes)',
+        },
+      ],
+    });
   });
 
   it('refuses and and or with fewer than two rules', () => {

@@ -6,7 +6,9 @@
 import { Ajv, type ErrorObject } from 'ajv';
 import { Type, type Static } from 'typebox';
 import {
+  consentTests,
   parseIsoDate,
+  purposePattern,
   type DateRef,
   type Duration,
   type PropertyFilter,
@@ -40,6 +42,7 @@ export const ruleSchema = Type.Cyclic(
         Type.Ref('SegmentOccurrenceCondition'),
         Type.Ref('SegmentSegmentCondition'),
         Type.Ref('SegmentIdentifierCondition'),
+        Type.Ref('SegmentConsentCondition'),
       ],
       { description: 'Who is in a segment: a condition, or conditions joined by and, or, not.' },
     ),
@@ -90,6 +93,20 @@ export const ruleSchema = Type.Cyclic(
     SegmentIdentifierCondition: Type.Object(
       { kind: Type.Literal('identifier'), type: Name },
       { ...closed, description: 'has email' },
+    ),
+    SegmentConsentCondition: Type.Object(
+      {
+        kind: Type.Literal('consent'),
+        purpose: Type.String({
+          pattern: purposePattern,
+          description: 'A consent purpose: email, sms, push, postal, phone, analytics... or a custom one.',
+        }),
+        test: Type.Enum([...consentTests], {
+          description:
+            'may-use: granted (and for email, confirmed when the rules ask for double opt-in); granted, denied, unknown: the state alone.',
+        }),
+      },
+      { ...closed, description: 'consent email, consent sms is denied' },
     ),
     SegmentPropertyFilter: Type.Object(
       {
@@ -159,12 +176,20 @@ export interface RuleError {
   readonly message: string;
 }
 
+export interface ValidateOptions {
+  /** The consent purposes a rule may test (ConsentRules.purposes); any purpose name when absent. */
+  readonly purposes?: readonly string[];
+}
+
 /** Checks a rule in JSON form: its shape against ruleSchema, then what a schema cannot say. */
-export function validateRule(value: unknown): { ok: true; rule: Rule } | { ok: false; errors: RuleError[] } {
+export function validateRule(
+  value: unknown,
+  options: ValidateOptions = {},
+): { ok: true; rule: Rule } | { ok: false; errors: RuleError[] } {
   if (!checkShape(value)) return { ok: false, errors: describeSchemaErrors(checkShape.errors ?? []) };
   const rule = value as Rule;
   const errors: RuleError[] = [];
-  checkRule(rule, '', errors);
+  checkRule(rule, '', errors, options);
   return errors.length === 0 ? { ok: true, rule } : { ok: false, errors };
 }
 
@@ -279,6 +304,12 @@ function describeOne(error: ErrorObject, add: (path: string, message: string) =>
       return add(path, 'must not be empty');
     case 'minimum':
       return add(path, `must be ${String(params.limit)} or more`);
+    case 'pattern':
+      // Purpose names are the only strings with a pattern.
+      return add(
+        path,
+        'must be a consent purpose: lower-case letters, digits and _, starting with a letter, e.g. "email"',
+      );
     case 'discriminator': {
       const known = tagValues.get(error.parentSchema as object);
       const tag = String(params.tag);
@@ -337,14 +368,16 @@ function join(path: string, key: string): string {
 
 const isoHint = 'must be an ISO 8601 date, e.g. 2026-01-31 or 2026-01-31T08:00:00Z';
 
-function checkRule(rule: Rule, path: string, errors: RuleError[]): void {
+function checkRule(rule: Rule, path: string, errors: RuleError[], options: ValidateOptions): void {
   switch (rule.kind) {
     case 'and':
     case 'or':
-      rule.rules.forEach((child, index) => checkRule(child, `${join(path, 'rules')}[${index}]`, errors));
+      rule.rules.forEach((child, index) =>
+        checkRule(child, `${join(path, 'rules')}[${index}]`, errors, options),
+      );
       return;
     case 'not':
-      return checkRule(rule.rule, join(path, 'rule'), errors);
+      return checkRule(rule.rule, join(path, 'rule'), errors, options);
     case 'trait':
       return checkValueTest(rule.test, join(path, 'test'), errors);
     case 'event': {
@@ -381,6 +414,16 @@ function checkRule(rule: Rule, path: string, errors: RuleError[]): void {
     case 'occurrence':
       checkFilters(rule.where, join(path, 'where'), errors);
       return checkValueTest(rule.test, join(path, 'test'), errors);
+    case 'consent': {
+      const known = options.purposes;
+      if (known !== undefined && !known.includes(rule.purpose)) {
+        errors.push({
+          path: join(path, 'purpose'),
+          message: `"${rule.purpose}" is not a consent purpose: one of ${known.join(', ')} (add others to the rules file under consent.purposes)`,
+        });
+      }
+      return;
+    }
     case 'segment':
     case 'identifier':
       return;

@@ -1,5 +1,6 @@
 import {
   expressionAggregates,
+  type ConsentTest,
   type DateTest,
   type Duration,
   type EventExpression,
@@ -36,6 +37,11 @@ export const generatorKinds = [
   'occurrence',
   'segment',
   'identifier',
+  'consent',
+  'consent:may-use',
+  'consent:granted',
+  'consent:denied',
+  'consent:unknown',
   'where',
   'computed',
   'op:=',
@@ -115,6 +121,9 @@ const texts = ['Paris', 'par', 'vip', 'a', 'shoes', 'Shoes', 'new', ''];
 const dates = ['2026-01-01', '2026-05-20T06:30:00Z', '1995-06-01', '2026-06-10T00:00:00+02:00'];
 const events = ['Order Completed', 'Product Viewed', 'Signed Up', 'Never Sent'];
 const properties = [['revenue'], ['category'], ['product', 'price'], ['product', 'tags'], ['missing']];
+/** Consent purposes: those the test datasets record (email most), and one nobody answered. */
+export const fixturePurposes = ['email', 'sms', 'analytics', 'loyalty'] as const;
+const purposes = [...fixturePurposes, 'email', 'push'];
 
 export function randomRule(random: Random, options: RandomRuleOptions): Rule {
   const covered = options.covered ?? new Set<string>();
@@ -193,8 +202,14 @@ export function randomRule(random: Random, options: RandomRuleOptions): Rule {
 
   function condition(): Rule {
     switch (
-      mark(pick(['trait', 'trait', 'event', 'event', 'occurrence', 'segment', 'identifier'] as const))
+      mark(
+        pick(['trait', 'trait', 'event', 'event', 'occurrence', 'segment', 'identifier', 'consent'] as const),
+      )
     ) {
+      case 'consent': {
+        const test = mark(`consent:${pick(['may-use', 'may-use', 'granted', 'denied', 'unknown'] as const)}`);
+        return { kind: 'consent', purpose: pick(purposes), test: test.slice(8) as ConsentTest };
+      }
       case 'trait': {
         const computed = options.computedTraits ?? [];
         if (computed.length > 0 && random() < 0.4) {

@@ -16,12 +16,22 @@
  *   With no event, count and sum are 0; min, max and avg have no value and fail every comparison.
  * - Windows: `in last N days` holds events at or after now minus N days (later ones too);
  *   `between A and B` holds A <= timestamp < B. `within last N days` tests the same way.
+ * - Consent is the fold of the changes recorded for the profile's origin profiles (foldConsent in
+ *   src/domain/consent.ts: per purpose the latest change by time, ties to the one recorded last).
+ *   `consent email` holds when the purpose may be used (mayUse: granted, and for email, when the
+ *   consent rules ask for double opt-in, confirmed); `consent sms is denied` tests the state alone
+ *   (`unknown`: no choice recorded).
  */
 
 export type Rule = AndRule | OrRule | NotRule | Condition;
 
 export type Condition =
-  TraitCondition | EventCondition | OccurrenceCondition | SegmentCondition | IdentifierCondition;
+  | TraitCondition
+  | EventCondition
+  | OccurrenceCondition
+  | SegmentCondition
+  | IdentifierCondition
+  | ConsentCondition;
 
 export interface AndRule {
   readonly kind: 'and';
@@ -81,6 +91,21 @@ export interface IdentifierCondition {
   readonly kind: 'identifier';
   readonly type: string;
 }
+
+/** `consent email` (email may be used), `consent sms is denied`: the person's consent for a purpose. */
+export interface ConsentCondition {
+  readonly kind: 'consent';
+  /** A consent purpose: a standard one (email, sms...) or one the deployment added. */
+  readonly purpose: string;
+  /** `may-use`: granted and, for email when the rules ask for it, the double opt-in confirmed. */
+  readonly test: ConsentTest;
+}
+
+export const consentTests = ['may-use', 'granted', 'denied', 'unknown'] as const;
+export type ConsentTest = (typeof consentTests)[number];
+
+/** What a purpose name in a rule looks like (the names of src/domain/consent.ts). */
+export const purposePattern = '^[a-z][a-z0-9_]*$';
 
 /**
  * A computed trait: a value per profile aggregated from its events, `sum(event "Order Completed".revenue

@@ -1,11 +1,13 @@
 import { createSerialQueue } from '../serial-queue.ts';
 import { randomUUID } from 'node:crypto';
+import { defaultConsentRules, type ConsentRules } from '../domain/consent.ts';
 import { mergedPairs, type IdentityGraph } from '../domain/identity-graph.ts';
 import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { SourceRegistry } from '../sources/source-registry.ts';
 import type {
   ComputedTraitRecord,
+  ProfileViewData,
   RuleContext,
   SegmentChange,
   SegmentRecord,
@@ -51,6 +53,11 @@ export interface SegmentService {
   overlap(a: string, b: string): { both: number; onlyA: number; onlyB: number };
   /** The segments a profile is in now. */
   segmentsOf(profileId: number): Segment[];
+  /**
+   * Forgets erased people: they leave every membership held in memory, without a recorded exit
+   * (their rows are gone from the store with them).
+   */
+  forget(originProfiles: readonly number[]): Promise<void>;
   /** Named per-profile aggregates of events, which rules read as traits. */
   readonly computedTraits: ComputedTraits;
   /** Loads the segments and who is in them; starts the schedule. */
@@ -111,6 +118,11 @@ export interface SegmentServiceOptions {
   readonly refreshIntervalMs: number;
   readonly clock?: () => number;
   readonly onError?: (error: unknown) => void;
+  /**
+   * The purposes `consent` conditions may name, and whether email needs a confirmed double opt-in
+   * to be used; defaultConsentRules when absent.
+   */
+  readonly consentRules?: ConsentRules;
 }
 
 export const previewSampleSize = 20;
@@ -166,7 +178,16 @@ function touchesWritten(
   const touch = (origin: number): Touch => {
     let found = touches.get(origin);
     if (found === undefined) {
-      touches.set(origin, (found = { events: new Set(), traits: new Set(), identifiers: false, all: false }));
+      touches.set(
+        origin,
+        (found = {
+          events: new Set(),
+          traits: new Set(),
+          identifiers: false,
+          consent: new Set(),
+          all: false,
+        }),
+      );
     }
     return found;
   };
@@ -182,6 +203,7 @@ function touchesWritten(
   for (const profile of identity.profiles) touch(profile.id).all = true;
   for (const row of identity.traits) touch(row.originProfileId).traits.add(row.name);
   for (const row of identity.identifiers) touch(row.originProfileId).identifiers = true;
+  for (const row of identity.consent ?? []) touch(row.profileId).consent.add(row.purpose);
   for (const merge of identity.merges) {
     touch(merge.survivor).all = true;
     touch(merge.absorbed).all = true;
@@ -195,6 +217,7 @@ function touchesWritten(
 
 export function createSegmentService(options: SegmentServiceOptions): SegmentService {
   const clock = options.clock ?? Date.now;
+  const consentRules = options.consentRules ?? defaultConsentRules;
   const segments = new Map<string, SegmentRecord>();
   const computed = new Map<string, ComputedTraitRecord>();
   // Indexes by name, and each segment's dependencies, made again after any change (see changed).
@@ -248,6 +271,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       segmentRule: rules,
       computedTrait,
       merged: mergedPairs(options.graph()),
+      consentRules,
     };
   }
 
@@ -256,7 +280,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     let rule: Rule;
     if (typeof input === 'string') {
       try {
-        rule = parseRule(input);
+        rule = parseRule(input, { purposes: consentRules.purposes });
       } catch (error) {
         if (!(error instanceof SegmentSyntaxError)) throw error;
         throw new CibleError('CIBLE_ERR_SEGMENT_SYNTAX', `The rule does not parse: ${error.message}.`, {
@@ -265,7 +289,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         });
       }
     } else {
-      const checked = validateRule(input);
+      const checked = validateRule(input, { purposes: consentRules.purposes });
       if (!checked.ok) {
         const [first] = checked.errors;
         throw new CibleError(
@@ -376,11 +400,17 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       if (profile !== origin) gone.push(origin);
       const union = people.get(profile);
       if (union === undefined) {
-        people.set(profile, { ...touch, events: new Set(touch.events), traits: new Set(touch.traits) });
+        people.set(profile, {
+          ...touch,
+          events: new Set(touch.events),
+          traits: new Set(touch.traits),
+          consent: new Set(touch.consent),
+        });
         continue;
       }
       for (const event of touch.events) union.events.add(event);
       for (const trait of touch.traits) union.traits.add(trait);
+      for (const purpose of touch.consent) union.consent.add(purpose);
       union.identifiers ||= touch.identifiers;
       union.all ||= touch.all;
     }
@@ -393,7 +423,10 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       for (const segment of segmentsAffected) read.add(segment);
     }
     const groups = new Map([...affected.keys()].map((profile) => [profile, graph.members(profile)]));
-    const stored = await options.store.readProfileViews(groups, needsOf([...read].map(dependenciesFor)));
+    const stored =
+      groups.size === 0
+        ? new Map<number, ProfileViewData>()
+        : await options.store.readProfileViews(groups, needsOf([...read].map(dependenciesFor)));
     const now = clock();
     const traitRules = withSourceIds(options.traitRules, options.sources.list());
     const segmentRule = (name: string) => byName(name)?.rule;
@@ -404,9 +437,10 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         traits: new Map([...traits].map(([name, trait]) => [name, trait.value])),
         identifierTypes: new Set(graph.identifiersOf(profile).map(({ identifier }) => identifier.type)),
         events: data.events,
+        consent: data.consent,
       };
       for (const segment of affected.get(profile) ?? []) {
-        const member = evaluateRule(segment.rule, view, { now, segmentRule, computedTrait });
+        const member = evaluateRule(segment.rule, view, { now, segmentRule, computedTrait, consentRules });
         if (member !== (memberships.get(segment.id)?.has(profile) ?? false)) {
           changes.push({ segmentId: segment.id, profileId: profile, change: member ? 'entered' : 'exited' });
         }
@@ -439,6 +473,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
     }
     for (const event of touch.events) queued.touch.events.add(event);
     for (const trait of touch.traits) queued.touch.traits.add(trait);
+    for (const purpose of touch.consent) queued.touch.consent.add(purpose);
     queued.touch.identifiers ||= touch.identifiers;
     queued.touch.all ||= touch.all;
   }
@@ -650,7 +685,11 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       const graph = options.graph();
       const members = graph.members(profileId);
       if (members.length === 0) return {};
-      const needs = { events: [...new Set(traits.map((trait) => trait.expression.event))], traits: [] };
+      const needs = {
+        events: [...new Set(traits.map((trait) => trait.expression.event))],
+        traits: [],
+        consent: [],
+      };
       const views = await options.store.readProfileViews(new Map([[profileId, members]]), needs);
       const events = views.get(profileId)?.events ?? [];
       const now = clock();
@@ -751,6 +790,13 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
 
     get: (id) => view(found(id)),
     list: () => [...segments.values()].map(view),
+
+    async forget(originProfiles) {
+      // After the round in flight: it may have read them before they were erased.
+      await refreshing?.catch(() => undefined);
+      await this.settled();
+      for (const members of memberships.values()) for (const id of originProfiles) members.delete(id);
+    },
 
     async preview(input) {
       const rule = ruleOf(input);

@@ -243,6 +243,46 @@ describe('parseRule: the shape of the tree', () => {
       test: { op: 'in', values: [1e21, -0.5, 1.5e-7, 0] },
     });
   });
+
+  it('reads consent: may be used, or a state', () => {
+    assert.deepEqual(roundTrip('consent email'), { kind: 'consent', purpose: 'email', test: 'may-use' });
+    assert.deepEqual(roundTrip('consent sms is denied'), { kind: 'consent', purpose: 'sms', test: 'denied' });
+    assert.deepEqual(roundTrip('consent loyalty_2 is granted and not consent analytics is unknown'), {
+      kind: 'and',
+      rules: [
+        { kind: 'consent', purpose: 'loyalty_2', test: 'granted' },
+        { kind: 'not', rule: { kind: 'consent', purpose: 'analytics', test: 'unknown' } },
+      ],
+    });
+    assert.deepEqual(roundTrip('(consent email or consent "last") and has email').kind, 'and');
+  });
+
+  it('reserves none of the consent words: they still name traits and identifiers', () => {
+    roundTrip('trait consent exists and trait is = 1 and trait granted = true and has unknown');
+    roundTrip('consent is is unknown');
+    roundTrip('consent consent');
+  });
+
+  it('checks purposes against the configured ones when given', () => {
+    const purposes = ['email', 'sms', 'loyalty'];
+    assert.deepEqual(parseRule('consent loyalty', { purposes }), {
+      kind: 'consent',
+      purpose: 'loyalty',
+      test: 'may-use',
+    });
+    assert.deepEqual(parseRule('consent surveys'), { kind: 'consent', purpose: 'surveys', test: 'may-use' });
+    try {
+      parseRule('trait a exists and\n consent surveys is granted', { purposes });
+      assert.fail('an unknown purpose parses');
+    } catch (error) {
+      assert.ok(error instanceof SegmentSyntaxError);
+      assert.equal(error.line, 2);
+      assert.equal(error.column, 10);
+      assert.equal(error.found, 'surveys');
+      assert.deepEqual(error.expected, ['a consent purpose (email, sms, loyalty)']);
+      assert.match(error.message, /add it to the rules file under consent\.purposes/);
+    }
+  });
 });
 
 describe('printRule: the canonical form', () => {
@@ -262,6 +302,7 @@ describe('printRule: the canonical form', () => {
       ['trait x in ["a","b" , 3]', 'trait x in ["a", "b", 3]'],
       ['Last ( Event "X" ) Within Last 2 Hour', 'last(event "X") within last 2 hours'],
       ['sum(event "X" . revenue) > 1', 'sum(event "X".revenue) > 1'],
+      ['CONSENT "email" IS Granted', 'consent email is granted'],
     ];
     for (const [input, canonical] of cases) {
       assert.equal(printRule(parseRule(input)), canonical, input);
@@ -292,6 +333,10 @@ describe('printRule: the canonical form', () => {
   it('refuses a tree no text can stand for', () => {
     assert.throws(() => printRule({ kind: 'and', rules: [trait('a')] }), /at least two rules/);
     assert.throws(() => printRule({ kind: 'trait', name: 'a', test: { op: '=', value: Number.NaN } }), /NaN/);
+    assert.throws(
+      () => printRule({ kind: 'consent', purpose: 'E-mail', test: 'may-use' }),
+      /"E-mail" is not a consent purpose/,
+    );
   });
 });
 
@@ -531,6 +576,69 @@ describe('parseRule: syntax errors', () => {
       message: /Write a name with dots in double quotes/,
     },
     {
+      text: 'consent',
+      line: 1,
+      column: 8,
+      found: 'end of input',
+      message: /expected a consent purpose, e\.g\. email after consent, found end of input/,
+    },
+    {
+      text: 'consent Email',
+      line: 1,
+      column: 9,
+      found: 'Email',
+      message: /Purpose names are written in lower case: consent email/,
+    },
+    {
+      text: 'consent "e-mail"',
+      line: 1,
+      column: 9,
+      found: '"e-mail"',
+      message: /lower-case letters, digits and _, starting with a letter/,
+    },
+    {
+      text: 'consent in',
+      line: 1,
+      column: 9,
+      found: 'in',
+      message: /in is a keyword: write the purpose in double quotes, "in"/,
+    },
+    {
+      text: 'consent sms granted',
+      line: 1,
+      column: 13,
+      found: 'granted',
+      message: /expected is after consent sms, found "granted". Write consent sms is granted/,
+    },
+    {
+      text: 'consent sms = "denied"',
+      line: 1,
+      column: 13,
+      found: '=',
+      message: /expected is after consent sms/,
+    },
+    {
+      text: 'consent sms is yes',
+      line: 1,
+      column: 16,
+      found: 'yes',
+      message: /expected granted, denied or unknown after consent sms is, found "yes"/,
+    },
+    {
+      text: 'consent sms is not granted',
+      line: 1,
+      column: 16,
+      found: 'not',
+      message: /Write not before the condition: not consent sms is granted/,
+    },
+    {
+      text: 'consent email and',
+      line: 1,
+      column: 18,
+      found: 'end of input',
+      message: /expected a condition.*consent PURPOSE/,
+    },
+    {
       text: 'trait a = 1 and\n\n   trait b ~ 3',
       line: 3,
       column: 12,
@@ -668,7 +776,15 @@ function randomRule(random: Random, covered: Set<string>, depth: number): Rule {
     }));
   };
   const condition = (): Rule => {
-    switch (mark(pick(['trait', 'event', 'occurrence', 'segment', 'identifier'] as const))) {
+    switch (mark(pick(['trait', 'event', 'occurrence', 'segment', 'identifier', 'consent'] as const))) {
+      case 'consent': {
+        const test = mark(`consent:${pick(['may-use', 'granted', 'denied', 'unknown'] as const)}`).slice(8);
+        return {
+          kind: 'consent',
+          purpose: pick(['email', 'sms', 'loyalty_2', 'last', 'is', 'consent']),
+          test: test as 'may-use' | 'granted' | 'denied' | 'unknown',
+        };
+      }
       case 'trait':
         return { kind: 'trait', name: name(), test: valueTest() };
       case 'identifier':

@@ -10,13 +10,14 @@
  *   or          = and { "or" and }
  *   and         = unary { "and" unary }
  *   unary       = "not" unary | "(" rule ")" | condition
- *   condition   = trait | event | occurrence | segment | identifier
+ *   condition   = trait | event | occurrence | segment | identifier | consent
  *   trait       = "trait" name valueTest
  *   event       = aggregate "(" "event" string [ "." path ] [ where ] [ window ] ")" numberOp number
  *   aggregate   = "count" | "sum" | "min" | "max" | "avg"
  *   occurrence  = ( "first" | "last" ) "(" "event" string [ where ] ")" dateTest
  *   segment     = "in" "segment" string
  *   identifier  = "has" name
+ *   consent     = "consent" purpose [ "is" ( "granted" | "denied" | "unknown" ) ]
  *   where       = "where" filter { "and" filter }
  *   filter      = path valueTest
  *   window      = "in" "last" duration | "between" isoString "and" isoString
@@ -28,12 +29,17 @@
  *   name        = bareName | string      bareName = [A-Za-z_][A-Za-z0-9_$-]*, not a keyword
  *   path        = name { "." name }
  *   scalar      = string | number | "true" | "false"
+ *   purpose     = [a-z][a-z0-9_]*, bare unless it is a keyword, else in double quotes
  *
  * Strings and numbers are written as in JSON. Inside the parentheses of an event, `and` always
- * joins two filters of the `where` list.
+ * joins two filters of the `where` list. `consent` starts a condition only where a condition is
+ * expected, and `is`, `granted`, `denied`, `unknown` are read only after a purpose: none of them is
+ * reserved, so `trait consent exists` still reads a trait named consent.
  */
 import {
   parseIsoDate,
+  purposePattern,
+  type ConsentTest,
   type DateRef,
   type DateTest,
   type Duration,
@@ -67,9 +73,17 @@ export class SegmentSyntaxError extends Error {
   }
 }
 
+export interface ParseOptions {
+  /**
+   * The consent purposes a rule may test (ConsentRules.purposes); any purpose name when absent.
+   * A rule testing another purpose would select nobody: it is refused where the purpose is written.
+   */
+  readonly purposes?: readonly string[];
+}
+
 /** Reads the text form of a rule; throws SegmentSyntaxError for text that is not one. */
-export function parseRule(text: string): Rule {
-  return createParser(text).rule();
+export function parseRule(text: string, options: ParseOptions = {}): Rule {
+  return createParser(text, options).rule();
 }
 
 /** Reads the text form of a computed trait, `sum(event "Order Completed".revenue in last 90 days)`. */
@@ -150,8 +164,10 @@ const dateComparison = 'a date test (before, after, within last)';
 const unitOfTime = 'a unit of time (minutes, hours, days or weeks)';
 const conditionForms =
   'A condition is one of: trait NAME TEST, count/sum/min/max/avg(event "NAME" ...) OP NUMBER, ' +
-  'first/last(event "NAME" ...) DATE-TEST, in segment "NAME", has IDENTIFIER, not CONDITION, ' +
-  'or a rule in parentheses';
+  'first/last(event "NAME" ...) DATE-TEST, in segment "NAME", has IDENTIFIER, ' +
+  'consent PURPOSE [is granted/denied/unknown], not CONDITION, or a rule in parentheses';
+const purposeName = new RegExp(purposePattern);
+const consentStates = ['granted', 'denied', 'unknown'] as const;
 
 // ---------------------------------------------------------------------------------------------
 // Tokens
@@ -361,7 +377,7 @@ function orList(items: readonly string[]): string {
   return `${items.slice(0, -1).join(', ')} or ${items[items.length - 1] ?? ''}`;
 }
 
-function createParser(text: string) {
+function createParser(text: string, options: ParseOptions = {}) {
   const lexer = createLexer(text, raise);
   let ahead: Token | undefined;
 
@@ -712,6 +728,60 @@ function createParser(text: string) {
     return { kind: 'occurrence', which, event: name, where, test };
   }
 
+  /** `consent email`, `consent sms is denied`, from the purpose on. */
+  function consent(): Rule {
+    const token = next();
+    let written: string | undefined;
+    if (token.kind === 'string') written = token.value as string;
+    else if (token.kind === 'word' && !keywords.has(token.value as string)) written = token.text;
+    if (written === undefined || !purposeName.test(written)) {
+      const lower = written?.toLowerCase();
+      fail(token, {
+        expected: ['a consent purpose, e.g. email'],
+        context: 'after consent',
+        hint:
+          token.kind === 'word' && keywords.has(token.value as string)
+            ? `${token.text} is a keyword: write the purpose in double quotes, "${token.text}"`
+            : lower !== undefined && purposeName.test(lower)
+              ? `Purpose names are written in lower case: consent ${lower}`
+              : 'A purpose name is lower-case letters, digits and _, starting with a letter, e.g. consent email',
+      });
+    }
+    const purpose = written;
+    const known = options.purposes;
+    if (known !== undefined && !known.includes(purpose)) {
+      fail(token, {
+        expected: [`a consent purpose (${known.join(', ')})`],
+        context: 'after consent',
+        hint: 'To test another purpose, add it to the rules file under consent.purposes',
+      });
+    }
+    const shown = `consent ${printName(purpose)}`;
+    const after = peek();
+    if (isWord(after, 'is')) {
+      next();
+      const state = next();
+      if (!isWord(state, ...consentStates)) {
+        fail(state, {
+          expected: [...consentStates],
+          context: `after ${shown} is`,
+          hint: isWord(state, 'not')
+            ? `Write not before the condition: not ${shown} is granted`
+            : `${shown} alone holds when ${purpose} may be used`,
+        });
+      }
+      return { kind: 'consent', purpose, test: state.value as ConsentTest };
+    }
+    if (isWord(after, ...consentStates) || isMark(after, '=') || isMark(after, '!=')) {
+      fail(after, {
+        expected: ['is'],
+        context: `after ${shown}`,
+        hint: `Write ${shown} is granted, is denied or is unknown; ${shown} alone holds when ${purpose} may be used`,
+      });
+    }
+    return { kind: 'consent', purpose, test: 'may-use' };
+  }
+
   function condition(): Rule {
     const token = peek();
     if (isWord(token, 'trait')) {
@@ -737,6 +807,10 @@ function createParser(text: string) {
     if (isWord(token, 'has')) {
       next();
       return { kind: 'identifier', type: name('an identifier type, e.g. email', 'after has') };
+    }
+    if (isWord(token, 'consent')) {
+      next();
+      return consent();
     }
     return fail(token, { expected: ['a condition'], hint: conditionForms });
   }
@@ -854,6 +928,11 @@ function printNode(rule: Rule, nested: boolean): string {
       return `in segment ${JSON.stringify(rule.segment)}`;
     case 'identifier':
       return `has ${printName(rule.type)}`;
+    case 'consent': {
+      if (!purposeName.test(rule.purpose)) throw new Error(`"${rule.purpose}" is not a consent purpose`);
+      const test = rule.test === 'may-use' ? '' : ` is ${rule.test}`;
+      return `consent ${printName(rule.purpose)}${test}`;
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFile, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -119,5 +119,33 @@ describe('openFileLog', () => {
     assert.deepEqual(await readdir(dir), [], 'after a restart, what the store holds goes');
     assert.equal(await reopened.append(batch('m5')), 5);
     await reopened.close();
+  });
+
+  it('rotates: the file ended goes once the store holds its batches, however small it is', async () => {
+    const log = await openFileLog({ dir, after: 0 });
+    for (const id of ['erase-me-1', 'erase-me-2', 'erase-me-3']) await log.append(batch(id));
+    await log.release(3);
+    assert.deepEqual(await readdir(dir), ['0000000000000001.log'], 'without a rotation the file stays');
+
+    await log.rotate();
+    await log.rotate();
+    assert.equal(await log.append(batch('kept-4')), 4, 'numbering goes on in a new file');
+    await log.release(3);
+    assert.deepEqual(await readdir(dir), ['0000000000000004.log']);
+    const [only] = await readdir(dir);
+    assert.equal((await readFile(join(dir, only!), 'utf8')).includes('erase-me'), false);
+    await log.close();
+    assert.deepEqual(await replayed(dir, 0), [{ seq: 4, ids: ['kept-4'] }]);
+  });
+
+  it('rotates after the appends under way, and leaves nothing once the store holds everything', async () => {
+    const log = await openFileLog({ dir, after: 0 });
+    const appends = [log.append(batch('a')), log.append(batch('b'))];
+    await log.rotate();
+    assert.deepEqual(await Promise.all(appends), [1, 2]);
+    await log.release(2);
+    assert.deepEqual(await readdir(dir), []);
+    assert.equal(log.bytes, 0);
+    await log.close();
   });
 });

@@ -22,6 +22,13 @@ export interface IngestLog {
    * with the number of batches applied. A record cut short by a crash ends the log there.
    */
   replay(afterSeq: number, apply: (seq: number, batch: WriteBatch) => Promise<void>): Promise<number>;
+  /**
+   * Ends the file being written: the next batch starts a new one. The ended file can then go as
+   * soon as the store holds its batches (`release`), instead of when it fills. Erasing a person
+   * needs this: once the store holds (and has erased) every logged batch, rotating and releasing
+   * leaves no file with the person's batches.
+   */
+  rotate(): Promise<void>;
   /** Bytes held in log files. */
   readonly bytes: number;
   close(): Promise<void>;
@@ -126,6 +133,23 @@ export async function openFileLog(options: FileLogOptions): Promise<IngestLog> {
       appending = result.catch(() => undefined);
       return result;
     },
+    rotate() {
+      // In line with appends, so that none is half written into the file being ended.
+      const result = appending.then(async () => {
+        if (current === undefined) return;
+        const { segment, handle } = current;
+        current = undefined;
+        await handle.close();
+        // A file a failed write left empty would share its name with the next one: it goes.
+        const index = segments.indexOf(segment);
+        if (segment.bytes === 0 && index >= 0) {
+          segments.splice(index, 1);
+          await rm(segment.path, { force: true });
+        }
+      });
+      appending = result.catch(() => undefined);
+      return result;
+    },
     async release(seq) {
       // A file can go when the next one starts at or before the first batch the store lacks.
       while (segments.length > 1 && segments[1]!.firstSeq <= seq + 1) {
@@ -206,6 +230,7 @@ export function createMemoryLog(): IngestLog {
       return Promise.resolve(++lastSeq);
     },
     release: () => Promise.resolve(),
+    rotate: () => Promise.resolve(),
     replay: () => Promise.resolve(0),
     bytes: 0,
     close: () => Promise.resolve(),

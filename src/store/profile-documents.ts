@@ -1,4 +1,5 @@
 import type { ProfileFacts } from './store.ts';
+import { createSwappable } from './swappable-store.ts';
 
 /**
  * Profile documents: each profile's facts as last read from the store, kept by profile id so that
@@ -42,4 +43,26 @@ export function createMemoryProfileDocuments(): ProfileDocuments {
     count: () => documents.size,
     close: () => Promise.resolve(),
   };
+}
+
+export interface SwappableDocuments {
+  /** Stands for the documents opened last. */
+  readonly documents: ProfileDocuments;
+  /** Closes the documents, runs `work` (compacting their file, say), opens them again. */
+  readonly swap: (work: () => Promise<void>) => Promise<void>;
+}
+
+/**
+ * Profile documents that can be closed and opened again under the feet of those who hold them
+ * (see createSwappable). Reads cannot wait, so during a swap a document may exist but cannot be
+ * read: `get` finds none, `has` says there may be one (so that a write still removes it: the
+ * removal waits for the swap and applies to the documents opened after), and `count` says 0.
+ */
+export async function createSwappableDocuments(
+  open: () => Promise<ProfileDocuments>,
+): Promise<SwappableDocuments> {
+  const swappable = await createSwappable(open, {
+    duringSwap: { get: () => undefined, has: () => true, count: () => 0 },
+  });
+  return { documents: swappable.delegate, swap: swappable.swap };
 }

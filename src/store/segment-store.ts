@@ -1,5 +1,7 @@
+import type { ConsentRules, ConsentStatus } from '../domain/consent.ts';
 import type { TraitRules } from '../domain/traits.ts';
 import type { ViewEvent } from '../segments/evaluate-rule.ts';
+import type { Needs } from '../segments/rule-dependencies.ts';
 import type { EventExpression, Rule } from '../segments/rule.ts';
 import type { ProfileGroups, TraitRow } from './store.ts';
 
@@ -46,13 +48,11 @@ export interface SegmentStore {
   ): Promise<SegmentChange[]>;
   /**
    * What the rules of the segments need to judge these profiles in memory (src/segments/evaluate-rule.ts):
-   * their track events with these names, and the observations of these traits (per trait and source,
-   * the earliest and the latest, as ProfileFacts.traits).
+   * their track events with these names, the observations of these traits (per trait and source,
+   * the earliest and the latest, as ProfileFacts.traits), and their consent for these purposes
+   * (foldConsent of the changes of all their origin profiles; other purposes are left out).
    */
-  readProfileViews(
-    groups: ProfileGroups,
-    needs: { readonly events: readonly string[]; readonly traits: readonly string[] },
-  ): Promise<Map<number, { events: ViewEvent[]; traits: TraitRow[] }>>;
+  readProfileViews(groups: ProfileGroups, needs: Needs): Promise<Map<number, ProfileViewData>>;
   /** Empties a segment: every member exits now. */
   closeSegment(segmentId: string, at: number): Promise<SegmentChange[]>;
   /** The members now of every segment, per segment id. */
@@ -66,6 +66,13 @@ export interface SegmentStore {
     segmentId: string,
     range: { from: number; to: number },
   ): Promise<{ day: string; size: number }[]>;
+}
+
+/** What readProfileViews reads of one profile. */
+export interface ProfileViewData {
+  readonly events: ViewEvent[];
+  readonly traits: TraitRow[];
+  readonly consent: ConsentStatus;
 }
 
 export interface SegmentRecord {
@@ -99,6 +106,8 @@ export interface RuleContext {
   readonly computedTrait?: (name: string) => EventExpression | undefined;
   /** Origin profiles merged into another profile, and that profile (from the identity graph). */
   readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
+  /** Whether email needs a confirmed double opt-in to be used (`consent email`). */
+  readonly consentRules: ConsentRules;
 }
 
 /** A profile entering or leaving a segment: the `Segment Entered` and `Segment Exited` events. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { StoredEvent } from '../domain/events.ts';
 import { messageFingerprint } from '../ingestion/message-dedupe.ts';
-import type { IdentityChanges, NewQuarantineRecord, ProfileFacts, Store } from './store.ts';
+import type { ConsentRow, IdentityChanges, NewQuarantineRecord, ProfileFacts, Store } from './store.ts';
 
 /**
  * What every store adapter must do, whatever its engine. Each adapter's test file runs this suite
@@ -593,6 +593,85 @@ export function storeContract(
           ['"team"', 'web', 't5'],
         ],
       );
+    });
+
+    test('consent changes are read back per profile and streamed in recording order', async () => {
+      const { store: fresh, dispose: disposeFresh } = await openStore();
+      try {
+        const change = (
+          profileId: number,
+          purpose: string,
+          state: 'granted' | 'denied',
+          at: number,
+          more: Partial<ConsentRow> = {},
+        ): ConsentRow => ({
+          profileId,
+          purpose,
+          state,
+          doubleOptIn: null,
+          at,
+          sourceId: 'src_a',
+          messageId: `c-${profileId}-${purpose}-${at}`,
+          method: 'sdk',
+          detail: null,
+          ...more,
+        });
+        const noIdentity: IdentityChanges = {
+          profiles: [],
+          identifiers: [],
+          merges: [],
+          undoneMerges: [],
+          conflicts: [],
+          shared: [],
+          traits: [],
+        };
+        const first = [
+          change(2, 'email', 'granted', t0 + 5, {
+            doubleOptIn: 'pending',
+            method: 'event',
+            detail: 'form',
+            sourceId: 'src_b',
+          }),
+          change(1, 'analytics', 'granted', t0),
+          change(1, 'email', 'denied', t0 + 1),
+        ];
+        await fresh.writeBatch({
+          events: [],
+          quarantine: [],
+          replayedQuarantineIds: [],
+          identity: { ...noIdentity, consent: first },
+        });
+        // Events resolved late (a profile given to old events) record their consent too.
+        const late = change(3, 'sms', 'denied', t0 - 10, { method: 'import', messageId: 'imp-1' });
+        await fresh.assignEventProfiles([], { ...noIdentity, consent: [late] });
+
+        const history = await fresh.readConsentHistory(
+          new Map([
+            [1, [1, 2]],
+            [3, [3]],
+            [4, [4]],
+          ]),
+        );
+        assert.deepEqual(history.get(1), first, 'both origins, in recording order');
+        assert.deepEqual(history.get(3), [late]);
+        assert.equal(history.get(4), undefined, 'no consent: no entry');
+
+        const streamed: unknown[] = [];
+        const count = await fresh.loadConsent((row) => streamed.push({ ...row }));
+        assert.equal(count, 4);
+        assert.deepEqual(
+          streamed,
+          [...first, late].map(({ profileId, purpose, state, doubleOptIn, at }) => ({
+            profileId,
+            purpose,
+            state,
+            doubleOptIn,
+            at,
+          })),
+        );
+      } finally {
+        await disposeFresh();
+      }
     });
 
     test('message fingerprints for the de-duplication window match the pipeline', async () => {

@@ -4,6 +4,7 @@ import type { Identifier, IdentifierRejectionKind } from '../domain/identifiers.
 import type { IdentifierPrefix, TraitFilter } from '../domain/profile-search.ts';
 import type { TraitValue } from '../domain/traits.ts';
 import type { AccessStore } from './access-store.ts';
+import type { ErasureStore } from './erasure-store.ts';
 import type { AnalysisStore } from './analysis-store.ts';
 import type { ImportStore } from './import-store.ts';
 import type { SegmentStore } from './segment-store.ts';
@@ -55,6 +56,11 @@ export interface Store {
 
   /** Each profile's consent changes (those of all its origin profiles), in recording order. */
   readConsentHistory(groups: ProfileGroups): Promise<Map<number, ConsentRow[]>>;
+  /**
+   * Streams every consent change in recording order, to rebuild the consent ingestion holds in
+   * memory; resolves with how many there were.
+   */
+  loadConsent(onChange: (change: ConsentChangeRow) => void): Promise<number>;
 
   /** Origin profiles holding an identifier that starts with any of these prefixes, ascending. */
   findProfilesByIdentifierPrefix(prefixes: readonly IdentifierPrefix[]): Promise<number[]>;
@@ -81,6 +87,8 @@ export interface Store {
   readonly analysis: AnalysisStore;
   /** Console users, API tokens, sessions and the audit log. */
   readonly access: AccessStore;
+  /** Erasing people, and the suppression list of their identifiers. */
+  readonly erasure: ErasureStore;
 
   close(): Promise<void>;
 }
@@ -139,6 +147,9 @@ export interface ConsentRow {
   readonly method: ConsentMethod;
   readonly detail: string | null;
 }
+
+/** What loading a consent change gives: enough to tell the next change from a repetition. */
+export type ConsentChangeRow = Pick<ConsentRow, 'profileId' | 'purpose' | 'state' | 'doubleOptIn' | 'at'>;
 
 export interface UndoneMerge {
   readonly id: number;

@@ -1,6 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ConsentMethod, ConsentState } from '../../domain/consent.ts';
-import type { ConsentRow, ProfileGroups } from '../store.ts';
+import type { ConsentChangeRow, ConsentRow, ProfileGroups } from '../store.ts';
 import { appendNullableVarchar, appendRows, timestampValue } from './append-rows.ts';
 import { groupPairs, groupsTable } from './duckdb-profile-facts.ts';
 
@@ -39,7 +39,7 @@ export async function readConsentHistory(
     await connection.runAndReadAll(
       `WITH ${groupsTable}
        SELECT g.profile::DOUBLE AS profile, c.profile_id::DOUBLE AS origin, c.purpose, c.state, c.double_opt_in,
-              epoch_ms(c.at)::DOUBLE AS at, c.source_id, c.message_id, c.method, c.detail
+              epoch_ms(c.expressed_at)::DOUBLE AS at, c.source_id, c.message_id, c.method, c.detail
        FROM consent_changes c JOIN g ON g.origin = c.profile_id
        ORDER BY g.profile, c.seq`,
       [pairs.origins, pairs.profiles],
@@ -63,4 +63,36 @@ export async function readConsentHistory(
     });
   }
   return history;
+}
+
+/** Streams every consent change, in recording order, with what tells a change from a repetition. */
+export async function loadConsent(
+  connection: DuckDBConnection,
+  onChange: (change: ConsentChangeRow) => void,
+): Promise<number> {
+  const result = await connection.stream(
+    `SELECT profile_id::DOUBLE, purpose, state, double_opt_in, epoch_ms(expressed_at)::DOUBLE
+     FROM consent_changes ORDER BY seq`,
+  );
+  let count = 0;
+  for (;;) {
+    const chunk = await result.fetchChunk();
+    const rows = chunk?.rowCount ?? 0;
+    if (chunk === null || rows === 0) break;
+    const [profiles, purposes, states, doubleOptIns, times] = Array.from({ length: 5 }, (_, index) =>
+      chunk.getColumnValues(index),
+    );
+    for (let r = 0; r < rows; r++) {
+      const doubleOptIn = doubleOptIns![r];
+      onChange({
+        profileId: Number(profiles![r]),
+        purpose: String(purposes![r]),
+        state: String(states![r]) as ConsentState,
+        doubleOptIn: doubleOptIn === null ? null : (String(doubleOptIn) as 'pending' | 'confirmed'),
+        at: Number(times![r]),
+      });
+    }
+    count += rows;
+  }
+  return count;
 }

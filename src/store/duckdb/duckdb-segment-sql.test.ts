@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { before, after, describe, test } from 'node:test';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import {
+  consentOf,
+  defaultConsentRules,
+  foldConsent,
+  type ConsentObservation,
+  type ConsentRules,
+  type ConsentStatus,
+} from '../../domain/consent.ts';
 import { mergeTraits, type TraitRules, type TraitValue } from '../../domain/traits.ts';
 import {
   evaluateExpression,
@@ -8,11 +16,14 @@ import {
   type ProfileView,
   type ViewEvent,
 } from '../../segments/evaluate-rule.ts';
-import { parseIsoDate, type EventExpression, type Rule } from '../../segments/rule.ts';
+import { dependenciesOf } from '../../segments/rule-dependencies.ts';
+import { consentTests, parseIsoDate, type EventExpression, type Rule } from '../../segments/rule.ts';
 import { parseRule } from '../../segments/segment-text.ts';
 import { compileExpressionQuery, compileSegmentQuery, isoMs } from './duckdb-segment-sql.ts';
+import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { migrate } from './duckdb-store.ts';
 import {
+  fixturePurposes,
   generatorKinds,
   mulberry32,
   randomExpression,
@@ -34,7 +45,15 @@ interface Dataset {
   readonly traits: (TraitValue & { origin: number })[];
   readonly identities: { origin: number; type: string }[];
   readonly events: (ViewEvent & { origin: number })[];
+  /** Consent changes in recording order (seq), of origin profiles. */
+  readonly consent: (ConsentObservation & { origin: number; seq: number })[];
 }
+
+/** Both settings of the double opt-in: every consent rule is judged under each. */
+const consentSettings: readonly ConsentRules[] = [
+  { ...defaultConsentRules, emailDoubleOptIn: false },
+  { ...defaultConsentRules, emailDoubleOptIn: true },
+];
 
 const pick = <T>(random: Random, values: readonly T[]): T => values[Math.floor(random() * values.length)]!;
 
@@ -109,7 +128,32 @@ function generate(random: Random): Dataset {
       });
     }
   }
-  return { origins, merged, traits, identities, events };
+  // Consent changes of random origins, so that a merged profile's origins interleave in recording
+  // order; times from a few days apart, so that many tie and many arrive out of order.
+  const consent: Dataset['consent'] = [];
+  const days = [0, 0, 1, 2, 3, 5, 8, 13];
+  for (let seq = 1; seq <= 320; seq++) {
+    const purpose = pick(random, [...fixturePurposes, 'email', 'email']);
+    const state = random() < 0.6 ? 'granted' : 'denied';
+    // A denial resets the double opt-in whatever it says: some say one anyway.
+    const doubleOptIn =
+      purpose === 'email' && random() < (state === 'granted' ? 0.6 : 0.15)
+        ? pick(random, ['pending', 'confirmed'] as const)
+        : undefined;
+    consent.push({
+      seq,
+      origin: 1 + Math.floor(random() * origins),
+      purpose,
+      state,
+      ...(doubleOptIn === undefined ? {} : { doubleOptIn }),
+      at: now - 30 * day + pick(random, days) * day,
+      sourceId: pick(random, ['web', 'crm']),
+      messageId: `c${seq}`,
+      method: pick(random, ['sdk', 'event', 'api', 'import'] as const),
+      ...(random() < 0.3 ? { detail: 'form' } : {}),
+    });
+  }
+  return { origins, merged, traits, identities, events, consent };
 }
 
 const profileOf = (data: Dataset, origin: number): number => data.merged.get(origin) ?? origin;
@@ -117,13 +161,18 @@ const profileOf = (data: Dataset, origin: number): number => data.merged.get(ori
 function views(data: Dataset): Map<number, ProfileView> {
   const result = new Map<
     number,
-    { traits: TraitValue[]; identifierTypes: Set<string>; events: ViewEvent[] }
+    {
+      traits: TraitValue[];
+      identifierTypes: Set<string>;
+      events: ViewEvent[];
+      consent: ConsentObservation[];
+    }
   >();
   const of = (origin: number) => {
     const profile = profileOf(data, origin);
     let view = result.get(profile);
     if (view === undefined) {
-      view = { traits: [], identifierTypes: new Set(), events: [] };
+      view = { traits: [], identifierTypes: new Set(), events: [], consent: [] };
       result.set(profile, view);
     }
     return view;
@@ -132,6 +181,7 @@ function views(data: Dataset): Map<number, ProfileView> {
   for (const trait of data.traits) of(trait.origin).traits.push(trait);
   for (const identity of data.identities) of(identity.origin).identifierTypes.add(identity.type);
   for (const event of data.events) of(event.origin).events.push(event);
+  for (const change of data.consent) of(change.origin).consent.push(change);
   return new Map(
     [...result].map(([profile, view]) => [
       profile,
@@ -141,6 +191,7 @@ function views(data: Dataset): Map<number, ProfileView> {
         ),
         identifierTypes: view.identifierTypes,
         events: view.events,
+        consent: foldConsent(view.consent),
       },
     ]),
   );
@@ -174,6 +225,17 @@ async function load(connection: DuckDBConnection, data: Dataset): Promise<void> 
     `INSERT INTO events (seq, source_id, message_id, type, event, timestamp, received_at, properties, profile_id)
      VALUES ${eventRows.join(',')}`,
   );
+  const consentRows = data.consent.map(
+    (change) =>
+      `(${change.seq}, ${change.origin}, ${sql(change.purpose)}, ${sql(change.state)}, ${sql(change.doubleOptIn)}, ` +
+      `${sql(new Date(change.at).toISOString())}, ${sql(change.sourceId)}, ${sql(change.messageId)}, ` +
+      `${sql(change.method)}, ${sql(change.detail)})`,
+  );
+  await connection.run(
+    `INSERT INTO consent_changes
+       (seq, profile_id, purpose, state, double_opt_in, expressed_at, source_id, message_id, method, detail)
+     VALUES ${consentRows.join(',')}`,
+  );
 }
 
 /** A rule and every rule inside it. */
@@ -204,6 +266,7 @@ describe('segment rules in DuckDB and in memory', () => {
     connection = await instance.connect();
     await load(connection, data);
     segments.set('VIP', { kind: 'trait', name: 'vip', test: { op: '=', value: true } });
+    segments.set('Reachable', parseRule('consent email or consent sms is granted'));
     segments.set('Buyers', {
       kind: 'event',
       aggregate: 'count',
@@ -220,24 +283,37 @@ describe('segment rules in DuckDB and in memory', () => {
     instance.closeSync();
   });
 
-  async function inSql(rule: Rule): Promise<number[]> {
-    const query = compileSegmentQuery(rule, { now, traitRules, segmentRule, merged, computedTrait });
+  async function inSql(rule: Rule, consentRules = consentSettings[0]): Promise<number[]> {
+    const query = compileSegmentQuery(rule, {
+      now,
+      traitRules,
+      segmentRule,
+      merged,
+      computedTrait,
+      consentRules,
+    });
     const rows = (await connection.runAndReadAll(query.sql, query.params)).getRowObjects();
     return rows.map((row) => Number(row.profile)).sort((a, b) => a - b);
   }
 
-  function inMemory(rule: Rule): number[] {
+  function inMemory(rule: Rule, consentRules = consentSettings[0]): number[] {
     return [...profileViews]
-      .filter(([, view]) => evaluateRule(rule, view, { now, segmentRule, computedTrait }))
+      .filter(([, view]) => evaluateRule(rule, view, { now, segmentRule, computedTrait, consentRules }))
       .map(([profile]) => profile)
       .sort((a, b) => a - b);
+  }
+
+  /** The settings a rule is judged under: both double opt-in settings when it reads consent. */
+  function settingsFor(rule: Rule): readonly ConsentRules[] {
+    const reads = dependenciesOf(rule, { segmentRule, computedTrait }).consent.size > 0;
+    return reads ? consentSettings : consentSettings.slice(0, 1);
   }
 
   test('the sentences of the documentation select the same profiles', async () => {
     const rules = [
       'trait city = "Paris" and count(event "Order Completed" in last 30 days) >= 1',
       'sum(event "Order Completed".revenue in last 90 days) > 200 and not in segment "VIP"',
-    ].map(parseRule);
+    ].map((text) => parseRule(text));
     for (const rule of rules) {
       const members = inMemory(rule);
       assert.ok(members.length > 0, `${JSON.stringify(rule)} selects someone`);
@@ -263,9 +339,20 @@ describe('segment rules in DuckDB and in memory', () => {
         const key = JSON.stringify(rule);
         if (checked.has(key)) continue;
         checked.add(key);
-        const expected = inMemory(rule);
-        assert.deepEqual(await inSql(rule), expected, `rule ${i}: ${key}`);
-        if (expected.length > 0 && expected.length < profileViews.size) nonTrivial += 1;
+        for (const consentRules of settingsFor(rule)) {
+          const expected = inMemory(rule, consentRules);
+          assert.deepEqual(
+            await inSql(rule, consentRules),
+            expected,
+            `rule ${i} (emailDoubleOptIn ${consentRules.emailDoubleOptIn}): ${key}`,
+          );
+          if (
+            consentRules === consentSettings[0] &&
+            expected.length > 0 &&
+            expected.length < profileViews.size
+          )
+            nonTrivial += 1;
+        }
       }
     }
     assert.deepEqual(
@@ -274,6 +361,104 @@ describe('segment rules in DuckDB and in memory', () => {
       'the generated rules cover every node, operator, window and date form',
     );
     assert.ok(nonTrivial > checked.size / 4, `${nonTrivial} of ${checked.size} rules split the profiles`);
+  });
+
+  test('the consent data holds ties, late arrivals, merged origins that disagree, every double opt-in', () => {
+    const byProfile = new Map<number, Dataset['consent']>();
+    for (const change of data.consent) {
+      const profile = profileOf(data, change.origin);
+      byProfile.set(profile, [...(byProfile.get(profile) ?? []), change]);
+    }
+    let ties = 0;
+    let late = 0;
+    let disagreeing = 0;
+    for (const changes of byProfile.values()) {
+      for (const [index, change] of changes.entries()) {
+        const earlier = changes.slice(0, index).filter((other) => other.purpose === change.purpose);
+        if (earlier.some((other) => other.at === change.at && other.state !== change.state)) ties += 1;
+        if (earlier.some((other) => other.at > change.at)) late += 1;
+      }
+      const origins = [...new Set(changes.map((change) => change.origin))];
+      const alone = origins.map((origin) =>
+        foldConsent(changes.filter((change) => change.origin === origin)),
+      );
+      const disagree = (purpose: string) =>
+        new Set(alone.map((status) => consentOf(status, purpose)).filter((state) => state !== 'unknown'))
+          .size > 1;
+      if (origins.length > 1 && fixturePurposes.some(disagree)) disagreeing += 1;
+    }
+    const emailGranted = [...profileViews.values()]
+      .map((view) => view.consent)
+      .filter((status) => consentOf(status, 'email') === 'granted');
+    const doubleOptIn = (state: string | undefined) =>
+      emailGranted.filter((status: ConsentStatus) => status.doubleOptIn?.state === state).length;
+    const counts = {
+      ties,
+      late,
+      disagreeing,
+      pending: doubleOptIn('pending'),
+      confirmed: doubleOptIn('confirmed'),
+      resetByDenial: doubleOptIn('none'),
+      neverAsked: doubleOptIn(undefined),
+    };
+    for (const [what, count] of Object.entries(counts))
+      assert.ok(count > 0, `${what}: ${JSON.stringify(counts)}`);
+  });
+
+  test('consent: every purpose and test selects the same profiles, with and without double opt-in', async () => {
+    const selected = new Map<string, number[]>();
+    for (const purpose of [...fixturePurposes, 'push']) {
+      for (const test of consentTests) {
+        for (const consentRules of consentSettings) {
+          const rule: Rule = { kind: 'consent', purpose, test };
+          const expected = inMemory(rule, consentRules);
+          const key = `${purpose} ${test} ${consentRules.emailDoubleOptIn}`;
+          assert.deepEqual(await inSql(rule, consentRules), expected, key);
+          selected.set(key, expected);
+        }
+      }
+    }
+    const size = (key: string) => selected.get(key)?.length ?? 0;
+    // Double opt-in narrows email only, and only `consent email`.
+    assert.ok(size('email may-use true') > 0);
+    assert.ok(size('email may-use true') < size('email may-use false'));
+    assert.equal(size('email may-use false'), size('email granted false'));
+    assert.equal(size('email granted true'), size('email granted false'));
+    assert.equal(size('sms may-use true'), size('sms may-use false'));
+    for (const purpose of fixturePurposes) {
+      const split = ['granted', 'denied', 'unknown'].map((test) => size(`${purpose} ${test} false`));
+      assert.ok(
+        split.every((count) => count > 0),
+        `${purpose}: ${split.join(', ')}`,
+      );
+      assert.equal(
+        split.reduce((a, b) => a + b),
+        profileViews.size,
+      );
+    }
+    assert.equal(size('push unknown false'), profileViews.size);
+  });
+
+  test('real time reads the same consent: readProfileViews folds what the SQL folds', async () => {
+    const store = await createDuckdbSegmentStore(connection, connection);
+    const groups = new Map<number, number[]>();
+    for (let origin = 1; origin <= data.origins; origin++) {
+      const profile = profileOf(data, origin);
+      groups.set(profile, [...(groups.get(profile) ?? []), origin]);
+    }
+    const purposes = ['email', 'sms', 'analytics'];
+    const read = await store.readProfileViews(groups, { events: [], traits: [], consent: purposes });
+    assert.equal(read.size, profileViews.size);
+    for (const [profile, view] of profileViews) {
+      const expected = Object.fromEntries(
+        Object.entries(view.consent.purposes).filter(([purpose]) => purposes.includes(purpose)),
+      );
+      const consent = read.get(profile)?.consent;
+      assert.deepEqual(consent?.purposes, expected, `profile ${profile}`);
+      assert.deepEqual(consent?.doubleOptIn, view.consent.doubleOptIn, `profile ${profile}`);
+    }
+    const none = await store.readProfileViews(groups, { events: [], traits: [], consent: [] });
+    assert.deepEqual(none.get(1)?.consent, { purposes: {} });
   });
 
   test('computed traits: both evaluators give every profile the same value', async () => {

@@ -1,10 +1,12 @@
 import { compareNumber } from '../../segments/evaluate-rule.ts';
 import type { DuckDBValue } from '@duckdb/node-api';
+import { defaultConsentRules, type ConsentRules } from '../../domain/consent.ts';
 import type { TraitRules } from '../../domain/traits.ts';
 import {
   durationMs,
   isoDatePattern,
   resolveDate,
+  type ConsentCondition,
   type DateTest,
   type EventCondition,
   type EventExpression,
@@ -26,8 +28,8 @@ import { idList } from './append-rows.ts';
  * It follows the semantics written in src/segments/rule.ts, as the in-memory evaluator does; the
  * tests run both on the same generated data.
  *
- * Events and traits belong to origin profiles (decision 5); `merged` maps the origins that are
- * part of another profile to that profile, and every other origin is its own profile.
+ * Events, traits and consent changes belong to origin profiles (decision 5); `merged` maps the
+ * origins that are part of another profile to that profile, and every other origin is its own profile.
  */
 export interface SegmentQueryOptions {
   /** The time the rule is judged at, ms. */
@@ -38,6 +40,8 @@ export interface SegmentQueryOptions {
   readonly merged: { readonly origins: readonly number[]; readonly profiles: readonly number[] };
   /** The expression of a computed trait, read in place of a stored trait of that name. */
   readonly computedTrait?: ((name: string) => EventExpression | undefined) | undefined;
+  /** Whether email needs a confirmed double opt-in to be used; defaultConsentRules when absent. */
+  readonly consentRules?: ConsentRules | undefined;
 }
 
 export interface SegmentQuery {
@@ -136,6 +140,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
   const params: DuckDBValue[] = [];
   const traitTables = new Map<string, string>();
   const identifierTables = new Map<string, string>();
+  const consentTables = new Map<string, string>();
   const computedValues = new Map<string, string>();
   let candidates = false;
 
@@ -183,6 +188,40 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     );
     identifierTables.set(type, created);
     return created;
+  }
+
+  /**
+   * A purpose's consent per profile, as foldConsent leaves it: `state`, the change with the latest
+   * time (ties to the latest recorded, by seq) among all the profile's origins; and for email,
+   * `doi`, the double opt-in the latest email change that speaks of it says (a denial resets it to
+   * none, a grant without one says nothing). Profiles without a change have no row: unknown.
+   */
+  function consentTable(purpose: string): string {
+    const known = consentTables.get(purpose);
+    if (known !== undefined) return known;
+    const latest = 'ORDER BY c.expressed_at DESC, c.seq DESC';
+    const doi =
+      purpose === 'email'
+        ? `first(CASE WHEN c.state = 'denied' THEN 'none' ELSE c.double_opt_in END ${latest})
+             FILTER (WHERE c.state = 'denied' OR c.double_opt_in IS NOT NULL)`
+        : 'NULL::VARCHAR';
+    const created = table(
+      'k',
+      `SELECT ${profileOf('c.profile_id')} AS profile, first(c.state ${latest}) AS state, ${doi} AS doi
+       FROM consent_changes c LEFT JOIN merged ON merged.origin = c.profile_id
+       WHERE c.purpose = ${param(purpose)}${narrowed('c.profile_id')} GROUP BY ALL`,
+    );
+    consentTables.set(purpose, created);
+    return created;
+  }
+
+  function consentPredicate(condition: ConsentCondition): string {
+    const name = consentTable(condition.purpose);
+    if (condition.test === 'unknown') return `(${name}.state IS NULL)`;
+    if (condition.test !== 'may-use') return `coalesce(${name}.state = ${param(condition.test)}, false)`;
+    const rules = options.consentRules ?? defaultConsentRules;
+    const confirmed = condition.purpose === 'email' && rules.emailDoubleOptIn;
+    return `coalesce(${name}.state = 'granted'${confirmed ? ` AND ${name}.doi = 'confirmed'` : ''}, false)`;
   }
 
   /** A point in time as a TIMESTAMPTZ literal, exact to the millisecond. */
@@ -378,6 +417,8 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
         return traitPredicate(rule);
       case 'identifier':
         return `coalesce(${identifierTable(rule.type)}.v, false)`;
+      case 'consent':
+        return consentPredicate(rule);
       case 'event': {
         const name = eventTable(rule);
         const value =

@@ -1,8 +1,21 @@
 import { createSerialQueue } from '../../serial-queue.ts';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import {
+  foldConsent,
+  type ConsentMethod,
+  type ConsentObservation,
+  type ConsentState,
+} from '../../domain/consent.ts';
 import type { EventExpression, Rule } from '../../segments/rule.ts';
 import type { ViewEvent } from '../../segments/evaluate-rule.ts';
-import type { ComputedTraitRecord, SegmentChange, SegmentRecord, SegmentStore } from '../segment-store.ts';
+import type { Needs } from '../../segments/rule-dependencies.ts';
+import type {
+  ComputedTraitRecord,
+  ProfileViewData,
+  SegmentChange,
+  SegmentRecord,
+  SegmentStore,
+} from '../segment-store.ts';
 import type { ProfileGroups, TraitRow } from '../store.ts';
 import { groupPairs, groupsTable, readLatestTraits } from './duckdb-profile-facts.ts';
 import { appendRows, timestampValue } from './append-rows.ts';
@@ -303,11 +316,11 @@ export function membersOf(segmentId: string): string {
 async function readProfileViews(
   connection: DuckDBConnection,
   groups: ProfileGroups,
-  needs: { readonly events: readonly string[]; readonly traits: readonly string[] },
-): Promise<Map<number, { events: ViewEvent[]; traits: TraitRow[] }>> {
-  const views = new Map<number, { events: ViewEvent[]; traits: TraitRow[] }>();
-  for (const profile of groups.keys()) views.set(profile, { events: [], traits: [] });
-  if (groups.size === 0) return views;
+  needs: Needs,
+): Promise<Map<number, ProfileViewData>> {
+  if (groups.size === 0) return new Map();
+  const views = new Map<number, { events: ViewEvent[]; traits: TraitRow[]; changes: ConsentObservation[] }>();
+  for (const profile of groups.keys()) views.set(profile, { events: [], traits: [], changes: [] });
   const pairs = groupPairs(groups);
   if (needs.events.length > 0) {
     const events = await connection.runAndReadAll(
@@ -335,5 +348,37 @@ async function readProfileViews(
       views.get(profile)?.traits.push(...traits);
     }
   }
-  return views;
+  if (needs.consent.length > 0) {
+    // In recording order: foldConsent breaks ties in time by it.
+    const changes = await connection.runAndReadAll(
+      `WITH ${groupsTable}
+       SELECT g.profile::DOUBLE AS profile, c.purpose, c.state, c.double_opt_in, epoch_ms(c.expressed_at)::DOUBLE AS at,
+              c.source_id, c.message_id, c.method, c.detail
+       FROM consent_changes c JOIN g ON g.origin = c.profile_id
+       WHERE c.purpose IN (SELECT unnest(from_json(?, '["VARCHAR"]')))
+       ORDER BY g.profile, c.seq`,
+      [pairs.origins, pairs.profiles, JSON.stringify(needs.consent)],
+    );
+    for (const row of changes.getRowObjects()) {
+      views.get(Number(row.profile))?.changes.push({
+        purpose: String(row.purpose),
+        state: String(row.state) as ConsentState,
+        // Absent rather than null: foldConsent takes any double opt-in present as said.
+        ...(row.double_opt_in === null
+          ? {}
+          : { doubleOptIn: String(row.double_opt_in) as 'pending' | 'confirmed' }),
+        at: Number(row.at),
+        sourceId: String(row.source_id),
+        messageId: String(row.message_id),
+        method: String(row.method) as ConsentMethod,
+        ...(row.detail === null ? {} : { detail: String(row.detail) }),
+      });
+    }
+  }
+  return new Map(
+    [...views].map(([profile, { events, traits, changes }]) => [
+      profile,
+      { events, traits, consent: foldConsent(changes) },
+    ]),
+  );
 }

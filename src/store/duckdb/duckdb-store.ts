@@ -40,8 +40,9 @@ import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { createDuckdbAnalysisStore } from './duckdb-analysis.ts';
 import { createDuckdbAccessStore } from './duckdb-access.ts';
+import { eraseRows, listErasures } from './duckdb-erasure.ts';
 import { readProfileFacts } from './duckdb-profile-facts.ts';
-import { appendConsentChanges, readConsentHistory } from './duckdb-consent.ts';
+import { appendConsentChanges, loadConsent, readConsentHistory } from './duckdb-consent.ts';
 import { migrations } from './migrations.ts';
 
 export interface DuckdbStoreOptions {
@@ -294,6 +295,12 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       writeAlone(async () => {
         await writeIdentityChanges(writer, identity);
         await assignEventProfiles(writer, assignments);
+        // Old events resolved now may carry consent, which ingestion already holds as recorded.
+        const consent = identity.consent ?? [];
+        if (consent.length > 0) {
+          await appendConsentChanges(writer, consent, nextConsentSeq);
+          nextConsentSeq += consent.length;
+        }
       }),
 
     async countEvents() {
@@ -369,6 +376,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     readProfileFacts: (groups, options) =>
       readProfileFacts(options?.background === true ? background : reader, groups),
     readConsentHistory: (groups) => readConsentHistory(reader, groups),
+    loadConsent: (onChange) => loadConsent(reader, onChange),
     findProfilesByIdentifierPrefix: (prefixes) => findProfilesByIdentifierPrefix(reader, prefixes),
     findProfilesByTrait: (filter) => findProfilesByTrait(reader, filter),
     findSuspectedDuplicates: (origins) => findSuspectedDuplicates(reader, origins),
@@ -377,6 +385,40 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     segments,
     analysis: createDuckdbAnalysisStore(analysisConnection),
     access,
+    erasure: {
+      async erase(request) {
+        let removed: Record<string, number> = {};
+        await writeAlone(async () => {
+          removed = await eraseRows(writer, request);
+        });
+        return {
+          id: request.id,
+          profileId: request.profileId,
+          requestedBy: request.requestedBy,
+          erasedAt: request.at,
+          removed,
+          purgedAt: null,
+        };
+      },
+      listErasures: (limit) => listErasures(reader, 'all', limit),
+      pendingPurges: () => listErasures(reader, 'pending', 100_000),
+      async markPurged(ids, at) {
+        await reader.run(
+          `UPDATE erasures SET purged_at = ? WHERE id IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
+          [timestampValue(at), JSON.stringify(ids)],
+        );
+      },
+      async suppressedHashes() {
+        return (await rows('SELECT hash FROM suppressed_identifiers')).map((row) => String(row.hash));
+      },
+      async droppedEvents() {
+        const [row] = await rows('SELECT dropped_events::DOUBLE AS dropped FROM privacy_counters');
+        return Number(row?.dropped ?? 0);
+      },
+      async addDroppedEvents(count) {
+        await reader.run('UPDATE privacy_counters SET dropped_events = dropped_events + ?', [count]);
+      },
+    },
 
     async close() {
       await writing;

@@ -298,12 +298,36 @@ export const migrations: readonly Migration[] = [
         purpose VARCHAR NOT NULL,
         state VARCHAR NOT NULL,
         double_opt_in VARCHAR,
-        at TIMESTAMPTZ NOT NULL,
+        expressed_at TIMESTAMPTZ NOT NULL,
         source_id VARCHAR NOT NULL,
         message_id VARCHAR NOT NULL,
         method VARCHAR NOT NULL,
         detail VARCHAR
       )`,
+    ],
+  },
+  {
+    version: 10,
+    name: 'erasures and the suppression list',
+    statements: [
+      // People erased: what was removed, and when the files were rewritten without the freed bytes.
+      `CREATE TABLE erasures (
+        id VARCHAR PRIMARY KEY,
+        profile_id BIGINT NOT NULL,
+        requested_by VARCHAR NOT NULL,
+        erased_at TIMESTAMPTZ NOT NULL,
+        removed JSON NOT NULL,
+        purged_at TIMESTAMPTZ
+      )`,
+      // Keyed hashes of erased identifiers: later events carrying one are dropped, not stored.
+      `CREATE TABLE suppressed_identifiers (
+        hash VARCHAR PRIMARY KEY,
+        type VARCHAR NOT NULL,
+        suppressed_at TIMESTAMPTZ NOT NULL,
+        erasure_id VARCHAR NOT NULL
+      )`,
+      `CREATE TABLE privacy_counters (dropped_events BIGINT NOT NULL)`,
+      'INSERT INTO privacy_counters VALUES (0)',
     ],
   },
 ];

@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, open as openFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import type { ProfileDocuments } from '../profile-documents.ts';
 import type { ProfileFacts } from '../store.ts';
@@ -57,4 +58,71 @@ export async function openLmdbProfileDocuments(path: string): Promise<ProfileDoc
       await root.close();
     },
   };
+}
+
+export interface DocumentsCompaction {
+  /** The data file before and after, in bytes. */
+  readonly bytesBefore: number;
+  readonly bytesAfter: number;
+  /** Time taken, ms. */
+  readonly ms: number;
+}
+
+const dataFileName = 'data.mdb';
+
+/**
+ * Rewrites the closed documents' data file so that it holds only live documents. LMDB keeps a
+ * deleted document's bytes in the page that held it (until the page is reused); a compacting
+ * copy writes only the live entries of live pages into a zeroed buffer, so they are gone from it.
+ * The copy replaces the file by a rename once complete and synced; a copy left by a crash is
+ * removed by the next call. (The documents are a cache: deleting the directory would do too, at
+ * the price of reading every profile from the store again.)
+ */
+export async function compactLmdbProfileDocuments(path: string): Promise<DocumentsCompaction> {
+  const started = performance.now();
+  const copyDir = `${path}.compact`;
+  const dataFile = join(path, dataFileName);
+  await rm(copyDir, { recursive: true, force: true });
+  const bytesBefore = await sizeOf(dataFile);
+  if (bytesBefore === undefined) return { bytesBefore: 0, bytesAfter: 0, ms: performance.now() - started };
+  try {
+    await mkdir(copyDir);
+    const root = open({ path, mapSize });
+    try {
+      await root.backup(copyDir, true);
+    } finally {
+      await root.close();
+    }
+    const copy = join(copyDir, dataFileName);
+    await syncPath(copy);
+    await rename(copy, dataFile);
+    await syncPath(path);
+  } catch (error) {
+    throw new Error(
+      `Compacting the profile documents in ${path} failed; their file is left as it was. ` +
+        'Check the free disk space and try again, or delete the directory (the documents are rebuilt).',
+      { cause: error },
+    );
+  } finally {
+    await rm(copyDir, { recursive: true, force: true });
+  }
+  return { bytesBefore, bytesAfter: (await sizeOf(dataFile)) ?? 0, ms: performance.now() - started };
+}
+
+async function syncPath(path: string): Promise<void> {
+  const handle = await openFile(path, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function sizeOf(path: string): Promise<number | undefined> {
+  try {
+    return (await stat(path)).size;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
 }

@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { DuckDBInstance } from '@duckdb/node-api';
+import type { StoredEvent } from '../../domain/events.ts';
+import { storedEventFixture } from '../../domain/events.fixture.ts';
+import { compactDatabaseFile } from './compact-database.ts';
+import { createDuckdbStore, databaseFileName } from './duckdb-store.ts';
+
+const marker = 'erase-me-4c1f9a';
+
+/** Event n of the test base; one in a thousand is the erased person's, with the marker. */
+function event(n: number): StoredEvent {
+  const erased = n % 1000 === 7;
+  return storedEventFixture({
+    sourceId: 'src_web',
+    messageId: `m-${n}`,
+    userId: erased ? `${marker}-${n}` : `usr_${n % 5000}`,
+    anonymousId: `anon-${n % 7000}`,
+    timestamp: 1_700_000_000_000 + n * 1000,
+    receivedAt: 1_700_000_000_000 + n * 1000,
+    properties: `{"product_id":"sku-${n % 997}","price":${n % 200}.99,"email":"${erased ? marker : 'someone'}-${n}@example.org"}`,
+    context: '{"library":{"name":"analytics.js","version":"5.2.1"},"ip":"203.0.113.4"}',
+    profileId: n % 5000,
+  });
+}
+
+/** Occurrences of the marker in every file under `dir`, by file name. */
+async function markerHits(dir: string): Promise<Record<string, number>> {
+  const hits: Record<string, number> = {};
+  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    const data = await readFile(path);
+    let count = 0;
+    for (let at = data.indexOf(marker); at >= 0; at = data.indexOf(marker, at + 1)) count++;
+    if (count > 0) hits[path.slice(dir.length + 1)] = count;
+  }
+  return hits;
+}
+
+async function query(path: string, sql: string): Promise<unknown[][]> {
+  const instance = await DuckDBInstance.create(path);
+  try {
+    const connection = await instance.connect();
+    try {
+      return (await connection.runAndReadAll(sql)).getRows();
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+describe('compactDatabaseFile', () => {
+  let dataDir: string;
+  let path: string;
+  let migrationsBefore: unknown[][];
+  let hitsAfterDelete: Record<string, number>;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'cible-test-compact-'));
+    path = join(dataDir, databaseFileName);
+    const store = await createDuckdbStore({ dataDir, memoryLimit: '256MB', threads: 1 });
+    await store.createSource({
+      id: 'src_web',
+      name: 'Web',
+      writeKey: 'wk_web',
+      createdAt: 1_700_000_000_000,
+      revokedAt: null,
+    });
+    for (let n = 1; n <= 200_000; n += 10_000) {
+      const events = Array.from({ length: 10_000 }, (_, i) => event(n + i));
+      await store.writeBatch({ events, quarantine: [], replayedQuarantineIds: [] });
+    }
+    await store.close();
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    await connection.run(`DELETE FROM events WHERE user_id LIKE '${marker}%'`);
+    await connection.run('CHECKPOINT');
+    migrationsBefore = (
+      await connection.runAndReadAll(
+        'SELECT version, name, applied_at FROM cible_migrations ORDER BY version',
+      )
+    ).getRows();
+    connection.closeSync();
+    instance.closeSync();
+    hitsAfterDelete = await markerHits(dataDir);
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('is needed: after DELETE and CHECKPOINT, the deleted rows are still in the file', () => {
+    assert.ok((hitsAfterDelete[databaseFileName] ?? 0) > 0, JSON.stringify(hitsAfterDelete));
+  });
+
+  it('leaves the deleted rows in no file of the directory, and the rest as it was', async () => {
+    const report = await compactDatabaseFile(path, { threads: 1 });
+    assert.deepEqual(await markerHits(dataDir), {});
+    assert.deepEqual(await readdir(dataDir), [databaseFileName], 'no WAL, no copy, no spill left');
+    assert.ok(report.bytesBefore > 0 && report.bytesAfter > 0, JSON.stringify(report));
+    assert.ok(report.ms > 0);
+
+    assert.deepEqual(
+      await query(path, 'SELECT version, name, applied_at FROM cible_migrations ORDER BY version'),
+      migrationsBefore,
+    );
+    const store = await createDuckdbStore({ dataDir, memoryLimit: '256MB', threads: 1 });
+    try {
+      assert.equal(await store.countEvents(), 199_800);
+      const oldest = await store.listEvents({ oldestFirst: true, limit: 8 });
+      assert.deepEqual(
+        oldest.map(({ seq, ...stored }) => ({ seq, stored })),
+        [1, 2, 3, 4, 5, 6, 8, 9].map((n) => ({ seq: n, stored: event(n) })),
+        'every field of the events comes back, the erased one (7) excepted',
+      );
+      assert.deepEqual(await store.listEvents({ userId: `${marker}-7`, limit: 1 }), []);
+      // The constraints came across: the primary key and the unique write key are enforced.
+      const source = { id: 'src_web', name: 'Again', writeKey: 'wk_other', createdAt: 1, revokedAt: null };
+      await assert.rejects(store.createSource(source), /primary key/i);
+      await assert.rejects(store.createSource({ ...source, id: 'src_app', writeKey: 'wk_web' }), /unique/i);
+      await store.writeBatch({ events: [event(200_001)], quarantine: [], replayedQuarantineIds: [] });
+      const [newest] = await store.listEvents({ limit: 1 });
+      assert.equal(newest?.seq, 200_001, 'numbering goes on after the last event kept');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('takes in a WAL left by a crash, and leaves no WAL', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cible-test-compact-wal-'));
+    const crashed = await mkdtemp(join(tmpdir(), 'cible-test-compact-crashed-'));
+    try {
+      const store = await createDuckdbStore({ dataDir: dir, threads: 1, checkpointThreshold: '1GB' });
+      await store.writeBatch({ events: [event(1), event(7)], quarantine: [], replayedQuarantineIds: [] });
+      // The files as a crash would leave them: the batch is in the WAL only.
+      await copyFile(join(dir, databaseFileName), join(crashed, databaseFileName));
+      await copyFile(join(dir, `${databaseFileName}.wal`), join(crashed, `${databaseFileName}.wal`));
+      await store.close();
+
+      await compactDatabaseFile(join(crashed, databaseFileName), { threads: 1 });
+      assert.deepEqual(await readdir(crashed), [databaseFileName]);
+      const reopened = await createDuckdbStore({ dataDir: crashed, threads: 1 });
+      try {
+        assert.deepEqual(
+          (await reopened.listEvents({ oldestFirst: true, limit: 5 })).map((row) => row.messageId),
+          ['m-1', 'm-7'],
+        );
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await rm(crashed, { recursive: true, force: true });
+    }
+  });
+
+  it('removes what an interrupted compaction left, and leaves the original alone when it fails', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cible-test-compact-failed-'));
+    try {
+      const notADatabase = join(dir, databaseFileName);
+      await writeFile(notADatabase, 'not a database');
+      await writeFile(`${notADatabase}.compact`, `half a copy with ${marker}`);
+      await writeFile(`${notADatabase}.compact.wal`, marker);
+      await mkdir(`${notADatabase}.compact.tmp`);
+      await writeFile(join(`${notADatabase}.compact.tmp`, 'spill'), marker);
+
+      await assert.rejects(
+        compactDatabaseFile(notADatabase, { threads: 1 }),
+        /the original file is left as it was/,
+      );
+      assert.deepEqual(await readdir(dir), [databaseFileName]);
+      assert.equal(await readFile(notADatabase, 'utf8'), 'not a database');
+      await assert.rejects(compactDatabaseFile(join(dir, 'missing.duckdb')), /there is no such file/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

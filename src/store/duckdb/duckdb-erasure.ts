@@ -1,0 +1,125 @@
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import type { ErasureRecord, ErasureRequest } from '../erasure-store.ts';
+import { idList, timestampValue } from './append-rows.ts';
+
+/**
+ * Deletes every row about the people of the request, inside the caller's transaction (on the
+ * writer connection, after every batch acknowledged before it). Returns the rows removed per table.
+ */
+export async function eraseRows(
+  connection: DuckDBConnection,
+  request: ErasureRequest,
+): Promise<Record<string, number>> {
+  const members = idList(request.members);
+  const types = jsonList(request.identifiers.map((identifier) => identifier.type));
+  const values = jsonList(request.identifiers.map((identifier) => identifier.value));
+  const run = async (sql: string, params: DuckDBValue[]): Promise<number> =>
+    Number((await connection.run(sql, params)).rowsChanged);
+  const pairs = `(SELECT unnest(from_json(?, '["VARCHAR"]')) AS type, unnest(from_json(?, '["VARCHAR"]')) AS value)`;
+
+  // The values as the person's events carried them (before normalisation: "Jane.Doe@Gmail.com"),
+  // with the normalised ones: records kept as received text are searched for any of them.
+  await connection.run(
+    `CREATE OR REPLACE TEMP TABLE cible_erased_values AS
+     SELECT DISTINCT lower(v) AS v FROM (
+       SELECT unnest([user_id, anonymous_id, traits->>'email', traits->>'phone', traits->>'userId']) AS v
+       FROM events WHERE profile_id IN (SELECT unnest(?::BIGINT[]))
+       UNION ALL SELECT unnest(from_json(?, '["VARCHAR"]'))
+     ) WHERE v IS NOT NULL AND length(v) >= 3`,
+    [members, values],
+  );
+  const holdsValue = (column: string): string =>
+    `EXISTS (SELECT 1 FROM cible_erased_values WHERE contains(lower(${column}), v))`;
+
+  const removed: Record<string, number> = {};
+  removed.identifier_rejections = await run(
+    `DELETE FROM identifier_rejections WHERE example_message_id IN
+       (SELECT message_id FROM events WHERE profile_id IN (SELECT unnest(?::BIGINT[])))
+       OR ${holdsValue('example_value')}`,
+    [members],
+  );
+  removed.quarantine = await run(`DELETE FROM quarantine WHERE ${holdsValue('payload')}`, []);
+  removed.import_rejections = await run(`DELETE FROM import_rejections WHERE ${holdsValue('raw')}`, []);
+  removed.events = await run(
+    `DELETE FROM events WHERE profile_id IN (SELECT unnest(?::BIGINT[]))
+       OR user_id IN (SELECT value FROM ${pairs} WHERE type = 'userId')
+       OR anonymous_id IN (SELECT value FROM ${pairs} WHERE type = 'anonymousId')`,
+    [members, types, values, types, values],
+  );
+  for (const table of ['identities', 'trait_observations', 'trait_keys']) {
+    removed[table] = await run(
+      `DELETE FROM ${table} WHERE origin_profile_id IN (SELECT unnest(?::BIGINT[]))`,
+      [members],
+    );
+  }
+  removed.merges = await run(
+    `DELETE FROM merges WHERE survivor IN (SELECT unnest(?::BIGINT[])) OR absorbed IN (SELECT unnest(?::BIGINT[]))`,
+    [members, members],
+  );
+  removed.identity_conflicts = await run(
+    `DELETE FROM identity_conflicts WHERE list_has_any(profiles, ?::BIGINT[])
+       OR (identifier_type, identifier_value) IN (SELECT (type, value) FROM ${pairs})`,
+    [members, types, values],
+  );
+  for (const table of ['identifier_sightings', 'shared_identifiers']) {
+    removed[table] = await run(
+      `DELETE FROM ${table} WHERE (type, value) IN (SELECT (type, value) FROM ${pairs})`,
+      [types, values],
+    );
+  }
+  for (const table of ['consent_changes', 'segment_changes']) {
+    removed[table] = await run(`DELETE FROM ${table} WHERE profile_id IN (SELECT unnest(?::BIGINT[]))`, [
+      members,
+    ]);
+  }
+  removed.profiles = await run(`DELETE FROM profiles WHERE id IN (SELECT unnest(?::BIGINT[]))`, [members]);
+  await connection.run('DROP TABLE cible_erased_values');
+
+  if (request.suppressed.length > 0) {
+    await connection.run(
+      `INSERT OR IGNORE INTO suppressed_identifiers
+       SELECT unnest(from_json(?, '["VARCHAR"]')), unnest(from_json(?, '["VARCHAR"]')), ?, ?`,
+      [
+        jsonList(request.suppressed.map((entry) => entry.hash)),
+        jsonList(request.suppressed.map((entry) => entry.type)),
+        timestampValue(request.at),
+        request.id,
+      ],
+    );
+  }
+  await connection.run('INSERT INTO erasures VALUES (?, ?, ?, ?, ?, NULL)', [
+    request.id,
+    request.profileId,
+    request.requestedBy,
+    timestampValue(request.at),
+    JSON.stringify(removed),
+  ]);
+  return removed;
+}
+
+export async function listErasures(
+  connection: DuckDBConnection,
+  where: 'all' | 'pending',
+  limit: number,
+): Promise<ErasureRecord[]> {
+  const rows = (
+    await connection.runAndReadAll(
+      `SELECT id, profile_id::DOUBLE AS profile_id, requested_by, epoch_ms(erased_at)::DOUBLE AS erased_at,
+              removed::VARCHAR AS removed, epoch_ms(purged_at)::DOUBLE AS purged_at
+       FROM erasures ${where === 'pending' ? 'WHERE purged_at IS NULL' : ''}
+       ORDER BY erased_at DESC, id LIMIT ${Math.trunc(limit)}`,
+    )
+  ).getRowObjects();
+  return rows.map((row) => ({
+    id: String(row.id),
+    profileId: Number(row.profile_id),
+    requestedBy: String(row.requested_by),
+    erasedAt: Number(row.erased_at),
+    removed: JSON.parse(String(row.removed)) as Record<string, number>,
+    purgedAt: row.purged_at === null ? null : Number(row.purged_at),
+  }));
+}
+
+function jsonList(values: readonly string[]): string {
+  return JSON.stringify(values);
+}
