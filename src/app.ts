@@ -8,6 +8,7 @@ import type { AccessService } from './access/access-service.ts';
 import type { AuditLog } from './access/audit-log.ts';
 import type { Pseudonymiser } from './access/pseudonymise.ts';
 import { privacyApi } from './api/privacy.ts';
+import { exportsApi } from './api/exports.ts';
 import type { ErasureService } from './privacy/erasure-service.ts';
 import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
@@ -170,6 +171,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
     if (deps.erasure !== undefined) await scope.register(privacyApi, { erasure: deps.erasure });
+    await scope.register(exportsApi, {
+      store: deps.store,
+      identity: deps.identity,
+      pseudonymiser: deps.pseudonymiser,
+      segments: deps.segments,
+    });
     if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });
   });
   return app;

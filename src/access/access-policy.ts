@@ -94,6 +94,8 @@ export const routePolicies: Readonly<Record<string, RoutePolicy>> = {
   'GET /api/segments/:id/changes': { allow: everyone },
   'GET /api/segments/:id/sizes': { allow: everyone },
   'GET /api/segments/:id/overlap/:other': { allow: everyone },
+  'GET /api/segments/:id/audience': { allow: staff, audit: 'segment.audience_export' },
+  'GET /api/exports/events': { allow: everyone, audit: 'events.export' },
   'GET /api/computed-traits': { allow: everyone },
   'POST /api/computed-traits': { allow: staff, audit: 'computed_trait.create' },
   'GET /api/computed-traits/:id': { allow: everyone },

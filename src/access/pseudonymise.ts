@@ -13,6 +13,8 @@ export interface Pseudonymiser {
   answer(payload: unknown): unknown;
   /** Whether the trait names, locates or reaches a person. */
   isPersonalTrait(name: string): boolean;
+  /** A map of traits (or properties) with the personal ones replaced by their pseudonyms. */
+  hideTraits(traits: unknown): unknown;
 }
 
 /** Traits that name, locate or reach a person; also every trait named like an identifier type. */
@@ -99,7 +101,7 @@ export function createPseudonymiser(options: {
     );
   }
 
-  return { pseudonym, answer: walk, isPersonalTrait: (name) => personal.has(name) };
+  return { pseudonym, answer: walk, isPersonalTrait: (name) => personal.has(name), hideTraits: traits };
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

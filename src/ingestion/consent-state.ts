@@ -3,6 +3,7 @@ import {
   foldConsent,
   type ConsentObservation,
   type ConsentState,
+  type ConsentStatus,
   type DoubleOptInState,
 } from '../domain/consent.ts';
 import type { ConsentChangeRow, Store } from '../store/store.ts';
@@ -21,6 +22,8 @@ export interface ConsentStateIndex {
   forget(origins: Iterable<number>): void;
   /** Whether any of these origin profiles has consent recorded (most people have none). */
   has(origins: readonly number[]): boolean;
+  /** The consent in force of the person made of these origin profiles (states and times only). */
+  statusOf(origins: readonly number[]): ConsentStatus;
   /**
    * The observations that change the consent of the person made of `members` (the rule of
    * `changesOf`, against the history of all of them), in input order; from now on they are held
@@ -163,6 +166,13 @@ export function createConsentState(): ConsentStateIndex {
       held = 0;
     },
     has: (origins) => origins.some((origin) => histories.has(origin)),
+    statusOf(origins) {
+      const lists = origins.flatMap((origin) => {
+        const list = histories.get(origin);
+        return list === undefined ? [] : [list];
+      });
+      return lists.length === 0 ? { purposes: {} } : foldConsent(observationsOf(lists));
+    },
     forget(origins) {
       for (const origin of origins) {
         held -= (histories.get(origin)?.length ?? 0) / 2;

@@ -6,6 +6,7 @@ import {
   type ConsentObservation,
   type ConsentRules,
   type ConsentStateEntry,
+  type ConsentStatus,
 } from '../domain/consent.ts';
 import type { StoredEvent } from '../domain/events.ts';
 import {
@@ -72,6 +73,8 @@ export interface IdentityResolver {
   readonly consentRules: ConsentRules;
   /** Whether the person made of these origin profiles has any consent recorded (without asking the store). */
   hasConsent(members: readonly number[]): boolean;
+  /** The consent in force of the person made of these origin profiles, from memory. */
+  consentOf(members: readonly number[]): ConsentStatus;
   /**
    * Records consent expressed outside events (the admin API) for the person this profile belongs
    * to now: the observations that change it become rows of `changes`, as changes of that person's
@@ -191,6 +194,7 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
     },
     consentRules,
     hasConsent: (members) => consent.has(members),
+    consentOf: (members) => consent.statusOf(members),
     recordConsent(profileId, observations, changes) {
       const person = graph.canonical(profileId);
       if (graph.members(person).length === 0) return undefined;
