@@ -14,6 +14,7 @@ const benchmarks: Readonly<Record<string, () => Promise<Benchmark>>> = {
   segments: async () => (await import('./segments.ts')).runSegmentsBenchmark,
   'segments-live': async () => (await import('./segments-live.ts')).runLiveSegmentsBenchmark,
   access: async () => (await import('./access.ts')).runAccessBenchmark,
+  erasure: async () => (await import('./erasure.ts')).runErasureBenchmark,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -1,6 +1,7 @@
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { sizeOf, syncPath } from '../file-sync.ts';
 
 export interface CompactDatabaseOptions {
   /**
@@ -91,14 +92,14 @@ export async function compactDatabaseFile(
         `The copy of ${path} still has a WAL after a checkpoint; the original is left as it was.`,
       );
     }
-    await syncFile(copy);
+    await syncPath(copy);
     // The old WAL is already in the old file (checkpointed above); replayed against the new file,
     // it would corrupt it.
     await rm(wal, { force: true });
-    await syncFile(dirname(path));
+    await syncPath(dirname(path));
     await rename(copy, path);
     replaced = true;
-    await syncFile(dirname(path));
+    await syncPath(dirname(path));
   } catch (error) {
     await removeCompactionLeftovers(path).catch(() => undefined);
     throw new Error(
@@ -173,24 +174,7 @@ async function checkSameContents(connection: DuckDBConnection, path: string): Pr
   }
 }
 
-async function sizeOf(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}
 
-/** Flushes a file, or a directory's entries (so that a rename or deletion survives a power cut). */
-async function syncFile(path: string): Promise<void> {
-  const handle = await open(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
 function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;

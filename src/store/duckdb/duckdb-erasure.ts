@@ -17,35 +17,41 @@ export async function eraseRows(
     Number((await connection.run(sql, params)).rowsChanged);
   const pairs = `(SELECT unnest(from_json(?, '["VARCHAR"]')) AS type, unnest(from_json(?, '["VARCHAR"]')) AS value)`;
 
-  // The values as the person's events carried them (before normalisation: "Jane.Doe@Gmail.com"),
-  // with the normalised ones: records kept as received text are searched for any of them.
+  // Their events, found once: by profile (an integer column), and among the events stored without
+  // a profile (a filter DuckDB applies while scanning) by userId or anonymousId.
+  await connection.run(
+    `CREATE OR REPLACE TEMP TABLE cible_erased_events AS
+     SELECT seq, message_id, user_id, anonymous_id, traits FROM events
+     WHERE profile_id IN (SELECT unnest(?::BIGINT[]))
+     UNION ALL
+     SELECT seq, message_id, user_id, anonymous_id, traits FROM events
+     WHERE profile_id IS NULL AND (user_id IN (SELECT value FROM ${pairs} WHERE type = 'userId')
+       OR anonymous_id IN (SELECT value FROM ${pairs} WHERE type = 'anonymousId'))`,
+    [members, types, values, types, values],
+  );
+  // The values as their events carried them ("Jane.Doe@Gmail.com") and normalised: records kept
+  // as received text are searched for any of them.
   await connection.run(
     `CREATE OR REPLACE TEMP TABLE cible_erased_values AS
      SELECT DISTINCT lower(v) AS v FROM (
        SELECT unnest([user_id, anonymous_id, traits->>'email', traits->>'phone', traits->>'userId']) AS v
-       FROM events WHERE profile_id IN (SELECT unnest(?::BIGINT[]))
+       FROM cible_erased_events
        UNION ALL SELECT unnest(from_json(?, '["VARCHAR"]'))
      ) WHERE v IS NOT NULL AND length(v) >= 3`,
-    [members, values],
+    [values],
   );
   const holdsValue = (column: string): string =>
     `EXISTS (SELECT 1 FROM cible_erased_values WHERE contains(lower(${column}), v))`;
 
   const removed: Record<string, number> = {};
   removed.identifier_rejections = await run(
-    `DELETE FROM identifier_rejections WHERE example_message_id IN
-       (SELECT message_id FROM events WHERE profile_id IN (SELECT unnest(?::BIGINT[])))
-       OR ${holdsValue('example_value')}`,
-    [members],
+    `DELETE FROM identifier_rejections
+     WHERE example_message_id IN (SELECT message_id FROM cible_erased_events) OR ${holdsValue('example_value')}`,
+    [],
   );
   removed.quarantine = await run(`DELETE FROM quarantine WHERE ${holdsValue('payload')}`, []);
   removed.import_rejections = await run(`DELETE FROM import_rejections WHERE ${holdsValue('raw')}`, []);
-  removed.events = await run(
-    `DELETE FROM events WHERE profile_id IN (SELECT unnest(?::BIGINT[]))
-       OR user_id IN (SELECT value FROM ${pairs} WHERE type = 'userId')
-       OR anonymous_id IN (SELECT value FROM ${pairs} WHERE type = 'anonymousId')`,
-    [members, types, values, types, values],
-  );
+  removed.events = await run(`DELETE FROM events WHERE seq IN (SELECT seq FROM cible_erased_events)`, []);
   for (const table of ['identities', 'trait_observations', 'trait_keys']) {
     removed[table] = await run(
       `DELETE FROM ${table} WHERE origin_profile_id IN (SELECT unnest(?::BIGINT[]))`,
@@ -74,6 +80,7 @@ export async function eraseRows(
   }
   removed.profiles = await run(`DELETE FROM profiles WHERE id IN (SELECT unnest(?::BIGINT[]))`, [members]);
   await connection.run('DROP TABLE cible_erased_values');
+  await connection.run('DROP TABLE cible_erased_events');
 
   if (request.suppressed.length > 0) {
     await connection.run(

@@ -1,6 +1,7 @@
-import { mkdir, open as openFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { sizeOf, syncPath } from '../file-sync.ts';
 import type { ProfileDocuments } from '../profile-documents.ts';
 import type { ProfileFacts } from '../store.ts';
 
@@ -109,20 +110,4 @@ export async function compactLmdbProfileDocuments(path: string): Promise<Documen
   return { bytesBefore, bytesAfter: (await sizeOf(dataFile)) ?? 0, ms: performance.now() - started };
 }
 
-async function syncPath(path: string): Promise<void> {
-  const handle = await openFile(path, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
 
-async function sizeOf(path: string): Promise<number | undefined> {
-  try {
-    return (await stat(path)).size;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-}

@@ -1,0 +1,176 @@
+/**
+ * The erasure benchmark: erasing one person among 10 million events (1 million profiles, the data
+ * set of the segments benchmark).
+ *
+ * 1. logical: `store.erasure.erase` for people picked at random (their merged origins and
+ *    identifiers included): every row about them deleted in one transaction, the suppression list
+ *    written. Once it returns they are gone from every query. Target ≤ 100 ms.
+ * 2. physical: the database file rewritten without the freed bytes (`compactDatabaseFile`, what
+ *    `POST /api/privacy/purge` does to it), with the configured memory limit and with more. Target
+ *    ≤ 10 s. The raw cost of the copy is DuckDB's `COPY FROM DATABASE`; its ratio to the file size
+ *    is printed as MB/s.
+ *
+ * The last line printed is one JSON object with the results.
+ */
+import { copyFile, mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { compactDatabaseFile } from '../src/store/duckdb/compact-database.ts';
+import { createDuckdbStore, databaseFileName } from '../src/store/duckdb/duckdb-store.ts';
+import { fmt, integerFlag, log, percentile, round } from './measure.ts';
+import { segmentsDataset } from './segments-data.ts';
+
+const help = `Usage: npm run bench -- erasure [flags]
+
+  --profiles <n>   Profiles of the data set (default 1000000)
+  --events <n>     Events of the data set (default 10000000)
+  --people <n>     People erased, one at a time (default 20)
+  --dir <path>     Where to copy the database (default: the OS temp dir)
+  --rebuild        Build the data set again even if it is cached
+  --logical-only   Skip the physical purge
+`;
+
+export async function runErasureBenchmark(args: readonly string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: [...args],
+    options: {
+      profiles: { type: 'string' },
+      events: { type: 'string' },
+      people: { type: 'string' },
+      dir: { type: 'string' },
+      rebuild: { type: 'boolean' },
+      'logical-only': { type: 'boolean' },
+      help: { type: 'boolean' },
+    },
+  });
+  if (values.help === true) {
+    console.log(help);
+    return 0;
+  }
+  const profiles = integerFlag('--profiles', values.profiles, 1_000_000, 1000);
+  const events = integerFlag('--events', values.events, 10_000_000, 1000);
+  const people = integerFlag('--people', values.people, 20, 1);
+  const dataset = await segmentsDataset(profiles, events, { rebuild: values.rebuild === true });
+  const dataDir = await mkdtemp(join(values.dir ?? tmpdir(), 'cible-bench-erasure-'));
+  const path = join(dataDir, databaseFileName);
+  try {
+    await copyFile(join(dataset.dir, databaseFileName), path);
+    const store = await createDuckdbStore({ dataDir });
+    const picked = await pickPeople(path, people, profiles);
+    await store.close();
+
+    const reopened = await createDuckdbStore({ dataDir });
+    const times: number[] = [];
+    let removedEvents = 0;
+    for (const [index, person] of picked.entries()) {
+      const started = performance.now();
+      const record = await reopened.erasure.erase({
+        id: `era_bench_${index}`,
+        at: Date.now(),
+        requestedBy: 'bench',
+        profileId: person.profileId,
+        members: person.members,
+        identifiers: person.identifiers,
+        suppressed: person.identifiers.map((identifier, i) => ({
+          hash: `bench-${index}-${i}`,
+          type: identifier.type,
+        })),
+      });
+      times.push(performance.now() - started);
+      removedEvents += record.removed.events ?? 0;
+      const left = await reopened.listEvents({ profileIds: person.members, limit: 1 });
+      if (left.length > 0) throw new Error(`profile ${person.profileId} still has events after its erasure`);
+    }
+    await reopened.close();
+    const sorted = [...times].sort((a, b) => a - b);
+    log(
+      `logical erasure of ${people} people (${fmt(removedEvents)} events): first ${round(times[0]!, 1)} ms,` +
+        ` p50 ${round(percentile(sorted, 0.5), 1)} ms, p90 ${round(percentile(sorted, 0.9), 1)} ms,` +
+        ` max ${round(sorted.at(-1)!, 1)} ms (target ≤ 100 ms)`,
+    );
+
+    const sizeMb = (await stat(path)).size / 1024 / 1024;
+    const purges: {
+      memoryLimit: string;
+      ms: number;
+      mbBefore: number;
+      mbAfter: number;
+      mbPerSecond: number;
+    }[] = [];
+    for (const memoryLimit of values['logical-only'] === true ? [] : ['256MB', '1GB']) {
+      const report = await compactDatabaseFile(path, { memoryLimit, threads: 2 });
+      const mbBefore = round(report.bytesBefore / 1024 / 1024, 1);
+      purges.push({
+        memoryLimit,
+        ms: Math.round(report.ms),
+        mbBefore,
+        mbAfter: round(report.bytesAfter / 1024 / 1024, 1),
+        mbPerSecond: round(mbBefore / (report.ms / 1000), 1),
+      });
+      log(
+        `physical purge (file rewritten) with ${memoryLimit}: ${fmt(report.ms)} ms, ${mbBefore} → ` +
+          `${round(report.bytesAfter / 1024 / 1024, 1)} MB (target ≤ 10 s)`,
+      );
+    }
+    console.log(
+      JSON.stringify({
+        profiles,
+        events,
+        fileMb: round(sizeMb, 1),
+        erasedPeople: people,
+        erasedEvents: removedEvents,
+        logicalMs: {
+          first: round(times[0]!, 1),
+          p50: round(percentile(sorted, 0.5), 1),
+          p90: round(percentile(sorted, 0.9), 1),
+          max: round(sorted.at(-1)!, 1),
+        },
+        purges,
+      }),
+    );
+    return 0;
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+interface Person {
+  readonly profileId: number;
+  readonly members: number[];
+  readonly identifiers: { type: string; value: string }[];
+}
+
+/** People picked at random among those with events, with their merged origins and identifiers. */
+async function pickPeople(path: string, count: number, profiles: number): Promise<Person[]> {
+  const instance = await DuckDBInstance.create(path);
+  const connection = await instance.connect();
+  const picked: Person[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const profileId = 1 + Math.floor(((i * 7919 + 13) % profiles) * 0.999);
+      const merged = (
+        await connection.runAndReadAll('SELECT absorbed::DOUBLE AS id FROM merges WHERE survivor = ?', [
+          profileId,
+        ])
+      ).getRowObjects();
+      const members = [profileId, ...merged.map((row) => Number(row.id))];
+      const identities = (
+        await connection.runAndReadAll(
+          `SELECT type, value FROM identities WHERE origin_profile_id IN (SELECT unnest(?::BIGINT[]))`,
+          [`[${members.join(',')}]`],
+        )
+      ).getRowObjects();
+      picked.push({
+        profileId,
+        members,
+        identifiers: identities.map((row) => ({ type: String(row.type), value: String(row.value) })),
+      });
+    }
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+  return picked;
+}
