@@ -10,6 +10,7 @@ import type { Pseudonymiser } from './access/pseudonymise.ts';
 import { privacyApi } from './api/privacy.ts';
 import { exportsApi } from './api/exports.ts';
 import type { ErasureService } from './privacy/erasure-service.ts';
+import type { Retention } from './privacy/retention.ts';
 import { importsApi } from './api/imports.ts';
 import { profilesApi } from './api/profiles.ts';
 import { segmentsApi } from './api/segments.ts';
@@ -43,6 +44,8 @@ export interface AppDeps {
   readonly pseudonymiser: Pseudonymiser;
   /** Erasure and purge; without it the privacy routes are absent. */
   readonly erasure?: ErasureService;
+  /** The retention job of raw events. */
+  readonly retention?: Retention;
   readonly identity: IdentityResolver;
   readonly reader: ProfileReader;
   readonly identifierRules: IdentifierRules;
@@ -170,7 +173,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       segments: deps.segments,
     });
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
-    if (deps.erasure !== undefined) await scope.register(privacyApi, { erasure: deps.erasure });
+    if (deps.erasure !== undefined) {
+      await scope.register(privacyApi, { erasure: deps.erasure, retention: deps.retention });
+    }
     await scope.register(exportsApi, {
       store: deps.store,
       identity: deps.identity,

@@ -31,6 +31,7 @@ import { createSwappableDocuments } from './store/profile-documents.ts';
 import { createSwappableStore } from './store/swappable-store.ts';
 import { compactDatabaseFile, removeCompactionLeftovers } from './store/duckdb/compact-database.ts';
 import { createErasureService, type ErasureService } from './privacy/erasure-service.ts';
+import { createRetention } from './privacy/retention.ts';
 
 export interface RunningCible {
   readonly app: FastifyInstance;
@@ -279,6 +280,20 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     onError: (error) => app.log.error({ err: error }, 'purging erased data failed'),
   });
   await erasure.start();
+  const retention = createRetention({
+    store: storage.erasure,
+    rules: config.rules.retention,
+    sources: () => sources.list(),
+    intervalMs: 86_400_000,
+    async afterRun(origins) {
+      // Profile summaries and event conditions read the events: both are computed again.
+      await documents.remove(new Set(origins.map((origin) => identity.graph.canonical(origin))));
+      await segments.refreshAll();
+    },
+    now,
+    onError: (error) => app.log.error({ err: error }, 'the retention job failed'),
+  });
+  retention.start();
   const app = await buildApp({
     config,
     store,
@@ -290,6 +305,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     audit,
     pseudonymiser,
     erasure,
+    retention,
     identity,
     reader,
     identifierRules: config.rules.identifiers,
@@ -314,6 +330,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       stopping ??= (async () => {
         clearInterval(expiry);
         await app.close();
+        await retention.close();
         await erasure?.close();
         await audit.close();
         await access.close();

@@ -80,6 +80,7 @@ export const routePolicies: Readonly<Record<string, RoutePolicy>> = {
   // Erasure's physical purge, and its state.
   'GET /api/privacy': { allow: admin },
   'POST /api/privacy/purge': { allow: admin, audit: 'privacy.purge' },
+  'POST /api/privacy/retention': { allow: admin, audit: 'privacy.retention' },
   'POST /api/profiles/merge': { allow: staff, audit: 'profile.merge' },
 
   // Segments and computed traits: analysts read and preview, marketers also change them.

@@ -2,11 +2,13 @@ import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { CibleError } from '../errors.ts';
 import type { ErasureService } from '../privacy/erasure-service.ts';
+import type { Retention } from '../privacy/retention.ts';
 import type { ErasureRecord } from '../store/erasure-store.ts';
 import { sendError } from './error-handler.ts';
 
 export interface PrivacyApiOptions {
   readonly erasure: ErasureService;
+  readonly retention?: Retention | undefined;
 }
 
 const ErasureOutput = Type.Object({
@@ -67,6 +69,24 @@ export async function privacyApi(fastify: FastifyInstance, options: PrivacyApiOp
     async () => erasure.purge(),
   );
 
+  app.post(
+    '/api/privacy/retention',
+    {
+      schema: {
+        tags: ['privacy'],
+        summary: 'Run the retention job now: delete the raw events past their retention',
+        security,
+        response: { 200: Type.Object({ at: Type.String(), deleted: Type.Array(Type.Number()) }) },
+      },
+    },
+    async (request) => {
+      const run =
+        options.retention === undefined ? { at: Date.now(), deleted: [] } : await options.retention.run();
+      request.auditNote = { detail: { deleted: run.deleted } };
+      return { at: new Date(run.at).toISOString(), deleted: [...run.deleted] };
+    },
+  );
+
   app.get(
     '/api/privacy',
     {
@@ -79,7 +99,16 @@ export async function privacyApi(fastify: FastifyInstance, options: PrivacyApiOp
     async () => {
       const status = await erasure.status();
       const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+      const retention = await options.retention?.status();
       return {
+        retention: {
+          rules: retention?.rules ?? [],
+          lastRun:
+            retention?.lastRun == null
+              ? null
+              : { at: iso(retention.lastRun.at), deleted: retention.lastRun.deleted },
+          nextRunAt: iso(retention?.nextRunAt ?? null),
+        },
         pendingPurges: status.pendingPurges,
         purgeDueAt: iso(status.purgeDueAt),
         lastPurge:

@@ -18,6 +18,17 @@ export interface Rules {
   readonly identity: IdentityRules;
   readonly traits: TraitRules;
   readonly consent: ConsentRules;
+  /** How long raw events are kept, per event type, source or name; empty: for ever. */
+  readonly retention: readonly RetentionRule[];
+}
+
+/** Raw events matching every field given are deleted once older than `days` (event time). */
+export interface RetentionRule {
+  readonly days: number;
+  readonly type?: string;
+  /** A source id or name (names are resolved when the rule runs). */
+  readonly source?: string;
+  readonly event?: string;
 }
 
 export const defaultRules: Rules = {
@@ -25,6 +36,7 @@ export const defaultRules: Rules = {
   identity: defaultIdentityRules,
   traits: defaultTraitRules,
   consent: defaultConsentRules,
+  retention: [],
 };
 
 const TypeName = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$', maxLength: 64 });
@@ -58,6 +70,23 @@ export const RulesFile = Type.Object(
     ),
     // Checked by consentRulesFrom, whose messages say which purpose or category is wrong.
     consent: Type.Optional(Type.Unknown()),
+    retention: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            days: Type.Integer({ minimum: 1, maximum: 36_500 }),
+            type: Type.Optional(
+              Type.Union(
+                ['identify', 'track', 'page', 'screen', 'group', 'alias'].map((type) => Type.Literal(type)),
+              ),
+            ),
+            source: Type.Optional(Type.String({ minLength: 1 })),
+            event: Type.Optional(Type.String({ minLength: 1 })),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -131,6 +160,7 @@ export function rulesFrom(parsed: unknown, path = 'rules'): Rules {
       firstTouch: file.traits?.firstTouch ?? defaultTraitRules.firstTouch,
     },
     consent,
+    retention: file.retention ?? [],
   };
 }
 

@@ -16,6 +16,26 @@ export interface ErasureStore {
   /** Events dropped because they carried a suppressed identifier, since the first erasure. */
   droppedEvents(): Promise<number>;
   addDroppedEvents(count: number): Promise<void>;
+  /**
+   * Deletes raw events past their retention, each rule's in turn, in one transaction, and records
+   * the run. Answers the events deleted per rule and the origin profiles they belonged to.
+   */
+  applyRetention(rules: readonly ExpiryRule[], at: number): Promise<RetentionRun & { profiles: number[] }>;
+  lastRetentionRun(): Promise<RetentionRun | undefined>;
+}
+
+/** Raw events older than `before` (event time, ms) that match every field given. */
+export interface ExpiryRule {
+  readonly before: number;
+  readonly type?: string;
+  readonly sourceIds?: readonly string[];
+  readonly event?: string;
+}
+
+export interface RetentionRun {
+  readonly at: number;
+  /** Events deleted by each rule, in the order of the rules. */
+  readonly deleted: readonly number[];
 }
 
 export interface ErasureRequest {

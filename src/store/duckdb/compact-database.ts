@@ -174,8 +174,6 @@ async function checkSameContents(connection: DuckDBConnection, path: string): Pr
   }
 }
 
-
-
 function sqlString(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }

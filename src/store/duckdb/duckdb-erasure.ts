@@ -1,5 +1,5 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import type { ErasureRecord, ErasureRequest } from '../erasure-store.ts';
+import type { ErasureRecord, ErasureRequest, ExpiryRule } from '../erasure-store.ts';
 import { idList, timestampValue } from './append-rows.ts';
 
 /**
@@ -129,4 +129,43 @@ export async function listErasures(
 
 function jsonList(values: readonly string[]): string {
   return JSON.stringify(values);
+}
+
+/** Deletes the events each rule expires, inside the caller's transaction; see ErasureStore.applyRetention. */
+export async function expireEvents(
+  connection: DuckDBConnection,
+  rules: readonly ExpiryRule[],
+  at: number,
+): Promise<{ deleted: number[]; profiles: number[] }> {
+  const deleted: number[] = [];
+  const profiles = new Set<number>();
+  for (const rule of rules) {
+    const where = ['timestamp < ?'];
+    const params: DuckDBValue[] = [timestampValue(rule.before)];
+    if (rule.type !== undefined) {
+      where.push('type = ?');
+      params.push(rule.type);
+    }
+    if (rule.event !== undefined) {
+      where.push('event = ?');
+      params.push(rule.event);
+    }
+    if (rule.sourceIds !== undefined) {
+      where.push(`source_id IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`);
+      params.push(jsonList(rule.sourceIds));
+    }
+    const gone = (
+      await connection.runAndReadAll(
+        `DELETE FROM events WHERE ${where.join(' AND ')} RETURNING profile_id::DOUBLE AS profile`,
+        params,
+      )
+    ).getRowObjects();
+    deleted.push(gone.length);
+    for (const row of gone) if (row.profile !== null) profiles.add(Number(row.profile));
+  }
+  await connection.run('INSERT INTO retention_runs VALUES (?, ?)', [
+    timestampValue(at),
+    JSON.stringify(deleted),
+  ]);
+  return { deleted, profiles: [...profiles].sort((a, b) => a - b) };
 }

@@ -40,7 +40,7 @@ import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { createDuckdbAnalysisStore } from './duckdb-analysis.ts';
 import { createDuckdbAccessStore } from './duckdb-access.ts';
-import { eraseRows, listErasures } from './duckdb-erasure.ts';
+import { eraseRows, expireEvents, listErasures } from './duckdb-erasure.ts';
 import { readProfileFacts } from './duckdb-profile-facts.ts';
 import { appendConsentChanges, loadConsent, readConsentHistory } from './duckdb-consent.ts';
 import { migrations } from './migrations.ts';
@@ -417,6 +417,22 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       },
       async addDroppedEvents(count) {
         await reader.run('UPDATE privacy_counters SET dropped_events = dropped_events + ?', [count]);
+      },
+      async applyRetention(rules, at) {
+        let result: { deleted: number[]; profiles: number[] } = { deleted: [], profiles: [] };
+        await writeAlone(async () => {
+          result = await expireEvents(writer, rules, at);
+        });
+        return { at, ...result };
+      },
+      async lastRetentionRun() {
+        const [row] = await rows(
+          `SELECT epoch_ms(ran_at)::DOUBLE AS at, deleted::VARCHAR AS deleted FROM retention_runs
+           ORDER BY ran_at DESC LIMIT 1`,
+        );
+        return row === undefined
+          ? undefined
+          : { at: Number(row.at), deleted: JSON.parse(String(row.deleted)) as number[] };
       },
     },
 

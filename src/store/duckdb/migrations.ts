@@ -330,4 +330,15 @@ export const migrations: readonly Migration[] = [
       'INSERT INTO privacy_counters VALUES (0)',
     ],
   },
+  {
+    version: 11,
+    name: 'retention runs',
+    statements: [
+      // Each run of the retention job: when, and how many raw events each rule deleted.
+      `CREATE TABLE retention_runs (
+        ran_at TIMESTAMPTZ NOT NULL,
+        deleted JSON NOT NULL
+      )`,
+    ],
+  },
 ];

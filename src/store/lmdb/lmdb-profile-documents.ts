@@ -109,5 +109,3 @@ export async function compactLmdbProfileDocuments(path: string): Promise<Documen
   }
   return { bytesBefore, bytesAfter: (await sizeOf(dataFile)) ?? 0, ms: performance.now() - started };
 }
-
-
