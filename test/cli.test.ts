@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -55,6 +55,54 @@ test('cible sources create prints the new source and its write key', async () =>
     '/api/sources',
   );
   assert.equal(sources.find((source) => source.name === 'shop tills')?.writeKey, writeKey);
+});
+
+test('cible users and tokens: a console user from a piped password, an API token shown once', async () => {
+  const created = await new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(repoRoot, 'bin/cible.js'),
+        'users',
+        'create',
+        'lea@example.com',
+        '--role',
+        'marketer',
+        '--url',
+        cible.url,
+        '--token',
+        adminToken,
+      ],
+      { cwd: workDir },
+    );
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout }));
+    child.stdin.end('a long enough password\n');
+  });
+  assert.equal(created.code, 0, created.stdout);
+  assert.match(created.stdout, /User lea@example\.com created \(marketer\)/);
+  const signIn = await fetch(`${cible.url}/api/session`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ email: 'lea@example.com', password: 'a long enough password' }),
+  });
+  assert.equal(signIn.status, 200);
+  assert.match((await cli('users', 'list')).stdout, /\tmarketer\tactive\tlea@example\.com/);
+
+  const token = await cli('tokens', 'create', 'weekly', 'report', '--role', 'analyst');
+  assert.equal(token.code, 0, token.stderr);
+  const secret = /token: (cible_\S+)/.exec(token.stdout)?.[1];
+  assert.ok(secret !== undefined);
+  const stats = await fetch(`${cible.url}/api/stats`, { headers: { authorization: `Bearer ${secret}` } });
+  assert.equal(stats.status, 200);
+  const listed = (await cli('tokens', 'list')).stdout;
+  assert.match(listed, /\tanalyst\tlast used \S+\tweekly report/);
+  assert.ok(!listed.includes(secret));
+  const wrong = await cli('tokens', 'create', 'x');
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /--role/);
 });
 
 test('cible import sends NDJSON through the pipeline and reports rejected lines by number', async () => {

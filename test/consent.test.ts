@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { adminToken, removeTestDir, startTestCible, testDataDir, type TestCible } from './helpers.ts';
+import { standardPurposes } from '../src/domain/consent.ts';
 
 interface PurposeView {
   state: 'granted' | 'denied' | 'unknown';
@@ -127,17 +128,7 @@ test('the SDK repeats its preferences on every event: history holds one entry pe
     method: null,
     detail: null,
   });
-  assert.deepEqual(Object.keys(consent.purposes), [
-    'analytics',
-    'personalization',
-    'email',
-    'sms',
-    'push',
-    'postal',
-    'phone',
-    'advertising',
-    'loyalty',
-  ]);
+  assert.deepEqual(Object.keys(consent.purposes), [...standardPurposes, 'loyalty']);
 });
 
 test('a Consent Updated event records its purposes, how, and the email double opt-in', async () => {

@@ -16,8 +16,25 @@ export interface ApiClient {
   /** Members at the end of each of the last `days` days, oldest first. */
   segmentSizes(id: string, days: number): Promise<{ day: string; size: number }[]>;
   previewSegment(rule: string): Promise<{ size: number; sample: { id: number }[] }>;
+  createUser(input: { email: string; password: string; role: string }): Promise<UserInfo>;
+  listUsers(): Promise<UserInfo[]>;
+  createToken(input: {
+    name: string;
+    role: string;
+  }): Promise<{ id: string; name: string; role: string; token: string }>;
+  listTokens(): Promise<
+    { id: string; name: string; role: string; lastUsedAt: string | null; revokedAt: string | null }[]
+  >;
   /** The admin token the client authenticates with. */
   readonly token: string;
+}
+
+export interface UserInfo {
+  readonly id: string;
+  readonly email: string;
+  readonly role: string;
+  readonly disabledAt: string | null;
+  readonly lockedUntil: string | null;
 }
 
 export interface ImportSummary {
@@ -60,6 +77,11 @@ export function createApiClient(serverUrl: string, token: string): ApiClient {
 
   const client: ApiClient = {
     createSource: (name) => call<SourceInfo>('POST', '/api/sources', { name }),
+    createUser: (input) => call<UserInfo>('POST', '/api/users', input),
+    listUsers: async () => (await call<{ users: UserInfo[] }>('GET', '/api/users')).users,
+    createToken: (input) => call('POST', '/api/tokens', input),
+    listTokens: async () =>
+      (await call<{ tokens: Awaited<ReturnType<ApiClient['listTokens']>> }>('GET', '/api/tokens')).tokens,
     listSources: async () => (await call<{ sources: SourceInfo[] }>('GET', '/api/sources')).sources,
     async findOrCreateSource(name) {
       const existing = (await client.listSources()).find((source) => source.name === name);

@@ -20,6 +20,13 @@ Commands:
   imports list                  List imports and their state
   segments list                 List segments: size now, sizes over the last 30 days, rule
   segments preview "<rule>"     How many profiles a rule selects now, without saving it
+  users create <email> --role <r>
+                                Create a console user (admin, marketer or analyst); the password
+                                is asked for, or read from standard input when piped
+  users list                    List console users
+  tokens create <name> --role <r>
+                                Create an API token bound to a role; prints it once
+  tokens list                   List API tokens, with their last use
   help                          This text
 
 Options for every command:
@@ -48,6 +55,7 @@ async function main(argv: readonly string[]): Promise<number> {
       'batch-size': { type: 'string' },
       mapping: { type: 'string' },
       source: { type: 'string' },
+      role: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -94,6 +102,48 @@ async function main(argv: readonly string[]): Promise<number> {
       throw new CibleError(
         'CIBLE_ERR_CLI_USAGE',
         'Say `cible sources create <name>` or `cible sources list`.',
+      );
+    }
+    case 'users': {
+      const client = await clientFor(config);
+      if (rest[0] === 'create' && rest[1] !== undefined && values.role !== undefined) {
+        const password = await readPassword();
+        const user = await client.createUser({ email: rest[1], password, role: values.role });
+        console.log(`User ${user.email} created (${user.role}).\n  id: ${user.id}`);
+        return 0;
+      }
+      if (rest[0] === 'list') {
+        for (const user of await client.listUsers()) {
+          const state =
+            user.disabledAt !== null ? 'disabled' : user.lockedUntil !== null ? 'locked' : 'active';
+          console.log(`${user.id}\t${user.role}\t${state}\t${user.email}`);
+        }
+        return 0;
+      }
+      throw new CibleError(
+        'CIBLE_ERR_CLI_USAGE',
+        'Say `cible users create <email> --role <admin|marketer|analyst>` or `cible users list`.',
+      );
+    }
+    case 'tokens': {
+      const client = await clientFor(config);
+      if (rest[0] === 'create' && rest[1] !== undefined && values.role !== undefined) {
+        const token = await client.createToken({ name: rest.slice(1).join(' '), role: values.role });
+        console.log(
+          `Token ${token.name} created (${token.role}); it is shown this once.\n  id:    ${token.id}\n  token: ${token.token}`,
+        );
+        return 0;
+      }
+      if (rest[0] === 'list') {
+        for (const token of await client.listTokens()) {
+          const state = token.revokedAt !== null ? 'revoked' : `last used ${token.lastUsedAt ?? 'never'}`;
+          console.log(`${token.id}\t${token.role}\t${state}\t${token.name}`);
+        }
+        return 0;
+      }
+      throw new CibleError(
+        'CIBLE_ERR_CLI_USAGE',
+        'Say `cible tokens create <name> --role <admin|marketer|analyst>` or `cible tokens list`.',
       );
     }
     case 'segments': {
@@ -241,4 +291,32 @@ function sparkline(values: readonly number[]): string {
   const low = Math.min(...values);
   const span = Math.max(...values) - low;
   return values.map((value) => bars[span === 0 ? 0 : Math.round(((value - low) / span) * 7)]).join('');
+}
+
+/** A password: asked for without echo on a terminal, else the first line of standard input. */
+async function readPassword(): Promise<string> {
+  const input = process.stdin;
+  if (!input.isTTY) {
+    let text = '';
+    for await (const chunk of input) text += String(chunk);
+    return text.split(/\r?\n/)[0] ?? '';
+  }
+  process.stdout.write('Password: ');
+  input.setRawMode(true);
+  input.resume();
+  let password = '';
+  try {
+    for await (const chunk of input) {
+      for (const char of String(chunk)) {
+        if (char === '\r' || char === '\n') return password;
+        if (char === '\u0003') throw new CibleError('CIBLE_ERR_CLI_USAGE', 'Cancelled.');
+        password = char === '\u007f' ? password.slice(0, -1) : password + char;
+      }
+    }
+    return password;
+  } finally {
+    input.setRawMode(false);
+    input.pause();
+    process.stdout.write('\n');
+  }
 }

@@ -1,3 +1,4 @@
+import { emptyIdentityChanges } from '../ingestion/resolve-identity.ts';
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -175,16 +176,7 @@ test('a consent change re-judges the segments that read its purpose, under the c
       events: [],
       quarantine: [],
       replayedQuarantineIds: [],
-      identity: {
-        profiles: [],
-        identifiers: [],
-        merges: [],
-        undoneMerges: [],
-        conflicts: [],
-        shared: [],
-        traits: [],
-        consent: [row],
-      },
+      identity: { ...emptyIdentityChanges(), consent: [row] },
     };
     await written.writeBatch(batch);
     await service.settled();
