@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAccessService } from './access/access-service.ts';
 import { createAuditLog } from './access/audit-log.ts';
-import { createPseudonymiser } from './access/pseudonymise.ts';
+import { createPseudonymiser, defaultPersonalTraits } from './access/pseudonymise.ts';
 import { readOrCreateSecret } from './access/secret-file.ts';
 import { knownIdentifierTypes } from './domain/identifiers.ts';
 import { buildApp } from './app.ts';
@@ -247,6 +247,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       'base64url',
     ),
     identifierTypes: knownIdentifierTypes(config.rules.identifiers),
+    personalTraits: [...defaultPersonalTraits, ...config.rules.personalTraits],
   });
   const audit = createAuditLog(storage.access, {
     onError: (error) => app.log.error({ err: error }, 'writing the audit log failed'),

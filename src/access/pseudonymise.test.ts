@@ -86,3 +86,14 @@ test('cards and lists of {name, value} traits are pseudonymised too', () => {
   assert.deepEqual(shown.traits[0], { name: 'lastName', value: pseudonym('lastName', 'Martin'), members: 3 });
   assert.deepEqual(shown.traits[1], { name: 'city', value: 'Nice', members: 9 });
 });
+
+test('traits named personal by the deployment are pseudonymised too', () => {
+  const custom = createPseudonymiser({
+    key: Buffer.alloc(32, 7),
+    identifierTypes: [],
+    personalTraits: ['nickname'],
+  });
+  assert.deepEqual(custom.answer({ traits: { nickname: 'Zaza', city: 'Nice' } }), {
+    traits: { nickname: custom.pseudonym('nickname', 'Zaza'), city: 'Nice' },
+  });
+});

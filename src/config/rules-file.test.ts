@@ -119,3 +119,14 @@ describe('the rules file in the configuration', () => {
     }
   });
 });
+
+it('adds the personal traits of the rules file to the built-in ones', () => {
+  assert.deepEqual(rulesFrom({ personalTraits: ['loyaltyCardHolder', 'nickname'] }).personalTraits, [
+    'loyaltyCardHolder',
+    'nickname',
+  ]);
+  assert.throws(
+    () => rulesFrom({ personalTraits: [''] }),
+    (error: { field?: string }) => error.field === 'personalTraits.0',
+  );
+});

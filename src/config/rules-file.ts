@@ -20,6 +20,8 @@ export interface Rules {
   readonly consent: ConsentRules;
   /** How long raw events are kept, per event type, source or name; empty: for ever. */
   readonly retention: readonly RetentionRule[];
+  /** Traits that name, locate or reach a person, besides the built-in ones (pseudonymised for analysts). */
+  readonly personalTraits: readonly string[];
 }
 
 /** Raw events matching every field given are deleted once older than `days` (event time). */
@@ -37,6 +39,7 @@ export const defaultRules: Rules = {
   traits: defaultTraitRules,
   consent: defaultConsentRules,
   retention: [],
+  personalTraits: [],
 };
 
 const TypeName = Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*$', maxLength: 64 });
@@ -70,6 +73,7 @@ export const RulesFile = Type.Object(
     ),
     // Checked by consentRulesFrom, whose messages say which purpose or category is wrong.
     consent: Type.Optional(Type.Unknown()),
+    personalTraits: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 200 }))),
     retention: Type.Optional(
       Type.Array(
         Type.Object(
@@ -161,6 +165,7 @@ export function rulesFrom(parsed: unknown, path = 'rules'): Rules {
     },
     consent,
     retention: file.retention ?? [],
+    personalTraits: file.personalTraits ?? [],
   };
 }
 

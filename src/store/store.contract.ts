@@ -8,6 +8,17 @@ import type { ConsentRow, IdentityChanges, NewQuarantineRecord, ProfileFacts, St
  * What every store adapter must do, whatever its engine. Each adapter's test file runs this suite
  * with a factory for a fresh, empty store.
  */
+/** Identity changes with nothing in them, for batches that carry only some rows. */
+const noIdentityChanges: IdentityChanges = {
+  profiles: [],
+  identifiers: [],
+  merges: [],
+  undoneMerges: [],
+  conflicts: [],
+  shared: [],
+  traits: [],
+};
+
 export function storeContract(
   name: string,
   openStore: () => Promise<{ store: Store; dispose: () => Promise<void> }>,
@@ -616,15 +627,7 @@ export function storeContract(
           detail: null,
           ...more,
         });
-        const noIdentity: IdentityChanges = {
-          profiles: [],
-          identifiers: [],
-          merges: [],
-          undoneMerges: [],
-          conflicts: [],
-          shared: [],
-          traits: [],
-        };
+        const noIdentity = noIdentityChanges;
         const first = [
           change(2, 'email', 'granted', t0 + 5, {
             doubleOptIn: 'pending',
@@ -692,15 +695,7 @@ export function storeContract(
       let fresh: Store;
       let disposeFresh: () => Promise<void>;
       const day = 86_400_000;
-      const noChanges: IdentityChanges = {
-        profiles: [],
-        identifiers: [],
-        merges: [],
-        undoneMerges: [],
-        conflicts: [],
-        shared: [],
-        traits: [],
-      };
+      const noChanges = noIdentityChanges;
       const id = (type: string, value: string, originProfileId: number, firstSeen = t0) => ({
         type,
         value,
