@@ -154,7 +154,10 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     consent,
     consentRules: config.rules.consent,
     // Set once the erasure service exists, before any event is taken.
-    suppressed: (identifiers) => erasure?.suppresses(identifiers) ?? false,
+    suppression: {
+      active: () => erasure?.active() === true,
+      suppresses: (identifiers) => erasure?.suppresses(identifiers) ?? false,
+    },
   });
   // Every write goes through the profile reader, which deletes the documents it changes first.
   const reader = createProfileReader({

@@ -102,6 +102,14 @@ export interface IdentityResolver {
   ): { merged: true; survivor: number; absorbed: number } | { merged: false; reason: string };
 }
 
+/** The suppression list of erased people's identifiers, as the resolver sees it. */
+export interface Suppression {
+  /** Whether the list holds anything. */
+  active(): boolean;
+  /** Whether these identifiers (unknown to the graph) include an erased person's; such events are counted. */
+  suppresses(identifiers: readonly Identifier[]): boolean;
+}
+
 export interface IdentityResolverOptions {
   readonly graph: IdentityGraph;
   readonly identifierRules: IdentifierRules;
@@ -116,7 +124,7 @@ export interface IdentityResolverOptions {
    * Whether identifiers the graph does not know belong to an erased person (the suppression list;
    * see src/privacy/erasure-service.ts). Identifiers the graph knows are never suppressed.
    */
-  readonly suppressed?: (identifiers: readonly Identifier[]) => boolean;
+  readonly suppression?: Suppression;
 }
 
 /**
@@ -240,9 +248,10 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
     },
     resolve(event, valid, changes, resolveOptions) {
       const { identifiers, rejected } = eventIdentifiers(event, valid, options.identifierRules, graph);
-      if (options.suppressed !== undefined) {
+      // Nothing to look at until someone is erased: the usual case costs one call.
+      if (options.suppression?.active() === true) {
         const unknown = identifiers.filter((identifier) => graph.originOf(identifier) === undefined);
-        if (unknown.length > 0 && options.suppressed(unknown)) return undefined;
+        if (unknown.length > 0 && options.suppression.suppresses(unknown)) return undefined;
       }
       for (const rejection of rejected) changes.rejectedIdentifiers.push(rejectedRow(rejection, event));
       const evidence = { sourceId: event.sourceId, messageId: event.messageId, at: event.timestamp };

@@ -33,6 +33,8 @@ export interface ErasureService {
    * because one belongs to an erased person; such events are counted.
    */
   suppresses(identifiers: readonly Identifier[]): boolean;
+  /** Whether anyone was ever erased (the suppression list holds something). */
+  active(): boolean;
   /** Rewrites the files now if erasures are pending; resolves once the bytes are gone. */
   purge(): Promise<PurgeOutcome>;
   status(): Promise<PrivacyStatus>;
@@ -155,8 +157,9 @@ export async function createErasureService(options: ErasureServiceOptions): Prom
       return record;
     },
 
+    active: () => suppressed.size > 0,
+
     suppresses(identifiers) {
-      if (suppressed.size === 0) return false;
       for (const identifier of identifiers) {
         const key = identifierKey(identifier);
         let found = checked.get(key);

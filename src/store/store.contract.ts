@@ -2,23 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { StoredEvent } from '../domain/events.ts';
 import { messageFingerprint } from '../ingestion/message-dedupe.ts';
-import type { ConsentRow, IdentityChanges, NewQuarantineRecord, ProfileFacts, Store } from './store.ts';
+import { emptyIdentityChanges } from '../ingestion/resolve-identity.ts';
+import type { ConsentRow, NewQuarantineRecord, ProfileFacts, Store } from './store.ts';
 
 /**
  * What every store adapter must do, whatever its engine. Each adapter's test file runs this suite
  * with a factory for a fresh, empty store.
  */
-/** Identity changes with nothing in them, for batches that carry only some rows. */
-const noIdentityChanges: IdentityChanges = {
-  profiles: [],
-  identifiers: [],
-  merges: [],
-  undoneMerges: [],
-  conflicts: [],
-  shared: [],
-  traits: [],
-};
-
 export function storeContract(
   name: string,
   openStore: () => Promise<{ store: Store; dispose: () => Promise<void> }>,
@@ -627,7 +617,7 @@ export function storeContract(
           detail: null,
           ...more,
         });
-        const noIdentity = noIdentityChanges;
+        const noIdentity = emptyIdentityChanges();
         const first = [
           change(2, 'email', 'granted', t0 + 5, {
             doubleOptIn: 'pending',
@@ -695,7 +685,7 @@ export function storeContract(
       let fresh: Store;
       let disposeFresh: () => Promise<void>;
       const day = 86_400_000;
-      const noChanges = noIdentityChanges;
+      const noChanges = emptyIdentityChanges();
       const id = (type: string, value: string, originProfileId: number, firstSeen = t0) => ({
         type,
         value,
