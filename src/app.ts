@@ -25,6 +25,7 @@ import type { ImportJobs } from './imports/import-jobs.ts';
 import type { IdentityResolver } from './ingestion/resolve-identity.ts';
 import { installErrorHandler } from './api/error-handler.ts';
 import { trackingApi } from './api/tracking.ts';
+import { consoleApp } from './api/console.ts';
 import type { GroupCommitWriter } from './ingestion/group-commit.ts';
 import type { MessageDedupe } from './ingestion/message-dedupe.ts';
 import type { IngestPipeline } from './ingestion/pipeline.ts';
@@ -55,6 +56,8 @@ export interface AppDeps {
   readonly imports?: ImportJobs;
   /** Saved segments; without them the /api/segments routes are absent. */
   readonly segments?: SegmentService;
+  /** The console's production build, served at `/`; without it `/` has no page. */
+  readonly consoleRoot?: string;
   readonly logger?: FastifyServerOptions['logger'];
   readonly now?: () => number;
 }
@@ -184,5 +187,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     });
     if (deps.imports !== undefined) await scope.register(importsApi, { imports: deps.imports });
   });
+  if (deps.consoleRoot !== undefined) await app.register(consoleApp, { root: deps.consoleRoot });
   return app;
 }

@@ -1,3 +1,4 @@
+import { consoleDist, consoleIsBuilt } from './api/console.ts';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -317,6 +318,9 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     identityRules: config.rules.identity,
     imports,
     segments,
+    ...(consoleIsBuilt(config.consoleDir ?? consoleDist)
+      ? { consoleRoot: config.consoleDir ?? consoleDist }
+      : {}),
     logger: config.logLevel === 'silent' ? false : redactingLogger(config.logLevel),
   });
   appReady = true;

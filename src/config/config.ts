@@ -9,6 +9,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly dataDir: string;
+  /** A console build to serve at `/` instead of the one in web/dist (CIBLE_CONSOLE_DIR). */
+  readonly consoleDir: string | null;
   /** Bearer token for the admin API; undefined means "use or create the one stored in the data dir". */
   readonly adminToken: string | undefined;
   readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -165,6 +167,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     host,
     port,
     dataDir,
+    consoleDir: env.CIBLE_CONSOLE_DIR?.trim() ? resolve(cwd, env.CIBLE_CONSOLE_DIR.trim()) : null,
     adminToken,
     logLevel: logLevel as Config['logLevel'],
     trustProxy: env.CIBLE_TRUST_PROXY === 'true',

@@ -1,0 +1,10 @@
+import { defineMessages } from '../../define-messages.ts';
+
+export const admin = defineMessages(
+  {
+    title: 'Admin',
+  },
+  {
+    title: 'Admin',
+  },
+);

@@ -1,0 +1,10 @@
+import { defineMessages } from '../../define-messages.ts';
+
+export const profiles = defineMessages(
+  {
+    title: 'Profiles',
+  },
+  {
+    title: 'Profiles',
+  },
+);

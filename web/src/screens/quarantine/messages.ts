@@ -1,0 +1,10 @@
+import { defineMessages } from '../../define-messages.ts';
+
+export const quarantine = defineMessages(
+  {
+    title: 'Quarantine',
+  },
+  {
+    title: 'Quarantine',
+  },
+);

@@ -1,0 +1,10 @@
+import { defineMessages } from '../../define-messages.ts';
+
+export const segments = defineMessages(
+  {
+    title: 'Segments',
+  },
+  {
+    title: 'Segments',
+  },
+);

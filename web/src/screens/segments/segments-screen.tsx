@@ -1,0 +1,12 @@
+import { useTranslation } from 'react-i18next';
+import { Page } from '../../components/page.tsx';
+import { EmptyState } from '../../components/states.tsx';
+
+export function SegmentsScreen() {
+  const { t } = useTranslation('segments');
+  return (
+    <Page title={t('title')}>
+      <EmptyState />
+    </Page>
+  );
+}

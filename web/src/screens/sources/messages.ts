@@ -1,0 +1,10 @@
+import { defineMessages } from '../../define-messages.ts';
+
+export const sources = defineMessages(
+  {
+    title: 'Sources',
+  },
+  {
+    title: 'Sources',
+  },
+);
