@@ -5,6 +5,7 @@ import {
   firstTouchObservations,
   mergeTraits,
   preferTrait,
+  rectificationSourceId,
   withSourceIds,
   type TraitRules,
   type TraitValue,
@@ -16,6 +17,16 @@ const observed = (name: string, value: unknown, sourceId: string, at: number): T
   sourceId,
   at,
   messageId: `${sourceId}-${at}`,
+});
+
+test('a rectification beats a ranked source until that source sends a newer value', () => {
+  const rules = { ...defaultTraitRules, sourcePriority: { address: ['crm', 'web'] } };
+  const crm = observed('address', { city: 'Lyon' }, 'crm', 100);
+  const corrected = observed('address', { city: 'Bron' }, rectificationSourceId, 200);
+  assert.deepEqual(mergeTraits([crm, corrected], rules).get('address'), corrected);
+  assert.deepEqual(mergeTraits([corrected, crm], rules).get('address'), corrected, 'in any order');
+  const laterCrm = observed('address', { city: 'Vénissieux' }, 'crm', 300);
+  assert.deepEqual(mergeTraits([crm, corrected, laterCrm], rules).get('address'), laterCrm);
 });
 
 test('the latest value wins by default', () => {

@@ -25,6 +25,13 @@ export interface TraitRules {
   readonly firstTouch: readonly string[];
 }
 
+/**
+ * The source of a correction made through the admin API (`PATCH /api/profiles/{id}/traits`): a
+ * person's right to rectification. It takes no rank: against it, the latest value wins, so the
+ * correction holds until some source sends a newer value.
+ */
+export const rectificationSourceId = 'api';
+
 export const defaultTraitRules: TraitRules = {
   sourcePriority: {},
   firstTouch: ['firstSeen', 'firstSource', 'firstCampaign', 'firstReferrer'],
@@ -55,7 +62,8 @@ export function preferTrait(
   if (current === undefined) return incoming;
   if (rules.firstTouch.includes(incoming.name)) return incoming.at < current.at ? incoming : current;
   const order = rules.sourcePriority[incoming.name];
-  if (order !== undefined) {
+  const rectified = incoming.sourceId === rectificationSourceId || current.sourceId === rectificationSourceId;
+  if (order !== undefined && !rectified) {
     const rank = (sourceId: string): number => {
       const index = order.indexOf(sourceId);
       return index === -1 ? order.length : index;
