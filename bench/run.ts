@@ -15,6 +15,7 @@ const benchmarks: Readonly<Record<string, () => Promise<Benchmark>>> = {
   'segments-live': async () => (await import('./segments-live.ts')).runLiveSegmentsBenchmark,
   access: async () => (await import('./access.ts')).runAccessBenchmark,
   erasure: async () => (await import('./erasure.ts')).runErasureBenchmark,
+  console: async () => (await import('./console.ts')).runConsoleBenchmark,
 };
 
 async function main(argv: readonly string[]): Promise<number> {

@@ -16,6 +16,8 @@ export interface MappedImportOptions {
   readonly progress: 'bar' | 'none';
   /** How often to ask for progress, ms. */
   readonly pollMs?: number;
+  /** Writes the rejected rows beside the caller as `<name>.rejected.csv` (default true). */
+  readonly saveRejected?: boolean;
 }
 
 /** An import job as GET /api/imports/{id} answers it. */
@@ -114,6 +116,8 @@ export async function importWithMapping(options: MappedImportOptions): Promise<M
   if (job.rows.rejected > 0) {
     rejected = (await api<{ rejected: RejectedRow[] }>('GET', `/api/imports/${job.id}/rejected?limit=20`))
       .rejected;
+  }
+  if (job.rows.rejected > 0 && options.saveRejected !== false) {
     const extension = extname(path);
     rejectedFile = resolve(`${basename(path, extension)}.rejected${extension === '' ? '.csv' : extension}`);
     await writeFile(

@@ -5,6 +5,7 @@ import { configOptions, loadConfig, type Config } from '../config/config.ts';
 import { CibleError, isCibleError } from '../errors.ts';
 import { startCible } from '../main.ts';
 import { createApiClient, type ApiClient } from './api-client.ts';
+import { runDemo } from './demo.ts';
 import { importFile } from './import-file.ts';
 import { importWithMapping } from './import-job.ts';
 
@@ -12,6 +13,10 @@ const usage = `Usage: cible <command> [options]
 
 Commands:
   serve                         Run Cible (HTTP API on --port, store in --data-dir)
+  demo                          Run Cible filled with made-up customers of a French retailer (website,
+                                app, shops, CRM): profiles, segments, imports, quarantine, and console
+                                users admin@, marketer@ and analyst@demo.cible.dev. Data in ./.cible-demo
+                                unless --data-dir says otherwise; loaded only when it is new or empty
   sources create <name>         Create a source; prints its id and write key
   sources list                  List sources
   import <file.ndjson|.csv>     Send a file's events through the pipeline, with a progress bar
@@ -43,6 +48,10 @@ Options for import:
   --batch-size <n>    Events per request (default 500)
   --mapping <file>    The mapping of a CRM or till file (JSON; see docs/imports.md)
   --source <name>     With --mapping: the source to import into (default "import"; created if missing)
+
+Options for demo:
+  --people <n>        How many people to make up (default 3000)
+  --seed <n>          The seed of the made-up data: the same seed gives the same data (default 1)
 `;
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -56,6 +65,8 @@ async function main(argv: readonly string[]): Promise<number> {
       mapping: { type: 'string' },
       source: { type: 'string' },
       role: { type: 'string' },
+      people: { type: 'string' },
+      seed: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     allowPositionals: true,
@@ -82,6 +93,22 @@ async function main(argv: readonly string[]): Promise<number> {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+      return -1;
+    }
+    case 'demo': {
+      // The demo keeps its data apart from a real Cible's ./.cible.
+      await runDemo(
+        values['data-dir'] === undefined
+          ? loadConfig({ argv: [...argv, '--data-dir', '.cible-demo'] })
+          : config,
+        {
+          people: values.people,
+          seed: values.seed,
+          now: Date.now(),
+          progress: process.stderr.isTTY ? 'bar' : 'lines',
+          print: (line) => console.log(line),
+        },
+      );
       return -1;
     }
     case 'sources': {
