@@ -1,7 +1,7 @@
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { mergedPairs } from '../domain/identity-graph.ts';
-import { isRfmGroupName, rfmCells, rfmGroup, rfmGroups, rfmScores } from '../domain/rfm.ts';
+import { isRfmGroupName, rfmGroup, rfmGroups, rfmScores } from '../domain/rfm.ts';
 import { withSourceIds } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { SegmentService } from '../segments/segment-service.ts';
@@ -178,11 +178,17 @@ export async function analysisApi(fastify: FastifyInstance, options: AnalysisApi
       schema: {
         tags,
         security,
-        summary: 'The customers of an RFM group, as profile cards with their scores, in profile id order',
+        summary:
+          'The customers of an RFM group or of cells of the grid, as profile cards with their scores, ' +
+          'in profile id order',
         description:
-          'Scores are computed again for each page, as of the request. Pass nextCursor as cursor to read on.',
+          'Give a group, or the recency score r and the frequency score f of a cell of the grid (r alone: a ' +
+          'row; f alone: a column); given together, a customer must meet each. Scores are computed again ' +
+          'for each page, as of the request. Pass nextCursor as cursor to read on.',
         querystring: Type.Object({
-          group: Type.String({ description: `One of: ${groupNames}.` }),
+          group: Type.Optional(Type.String({ description: `One of: ${groupNames}.` })),
+          r: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'Recency score.' })),
+          f: Type.Optional(Type.Integer({ minimum: 1, maximum: 5, description: 'Frequency score.' })),
           ...RfmParams,
           cursor: Type.Optional(Type.Integer({ minimum: 0 })),
           limit: Limit,
@@ -190,23 +196,45 @@ export async function analysisApi(fastify: FastifyInstance, options: AnalysisApi
       },
     },
     async (request) => {
-      const { group, cursor, limit } = request.query;
-      if (!isRfmGroupName(group)) {
+      const { group, r, f, cursor, limit } = request.query;
+      if (group !== undefined && !isRfmGroupName(group)) {
         throw new CibleError(
           'CIBLE_ERR_API_INVALID_REQUEST',
           `group: there is no RFM group "${group}"; use one of ${groupNames}.`,
           { field: 'querystring.group' },
         );
       }
-      const customers = await analysis.rfmMembers(rfmQuery(request.query), {
-        cells: rfmCells(group),
-        ...(cursor === undefined ? {} : { after: cursor }),
-        limit,
-      });
+      if (group === undefined && r === undefined && f === undefined) {
+        throw new CibleError(
+          'CIBLE_ERR_API_INVALID_REQUEST',
+          `querystring: say whose customers to list: a group (one of ${groupNames}), or the scores r and f of a cell.`,
+          { field: 'querystring.group' },
+        );
+      }
+      const cells = rfmScores.flatMap((cellR) =>
+        rfmScores
+          .filter(
+            (cellF) =>
+              (r === undefined || r === cellR) &&
+              (f === undefined || f === cellF) &&
+              (group === undefined || rfmGroup(cellR, cellF) === group),
+          )
+          .map((cellF) => ({ r: cellR, f: cellF })),
+      );
+      const customers =
+        cells.length === 0
+          ? []
+          : await analysis.rfmMembers(rfmQuery(request.query), {
+              cells,
+              ...(cursor === undefined ? {} : { after: cursor }),
+              limit,
+            });
       const scores = new Map(customers.map((customer) => [customer.profileId, customer]));
       const cards = await profileCards(customers.map((customer) => customer.profileId));
       return {
-        group,
+        group: group ?? (r !== undefined && f !== undefined ? rfmGroup(r, f) : null),
+        ...(r === undefined ? {} : { r }),
+        ...(f === undefined ? {} : { f }),
         profiles: cards.map(({ merged: _merged, ...card }) => {
           const { r, f, m, recencyDays, frequency, monetary } = scores.get(card.id)!;
           return { ...card, r, f, m, recencyDays, frequency, monetary };
