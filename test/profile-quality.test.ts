@@ -238,6 +238,7 @@ test('profiles are searched by identifier prefix, typed or not, and by trait, pa
       address: { postal_code: '69 001', city: 'Lyon' },
     },
     lastSeen: at(t0 + day),
+    events: 4,
   });
 });
 

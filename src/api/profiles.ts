@@ -10,6 +10,7 @@ import {
 } from '../domain/consent.ts';
 import {
   isIdentifierRejection,
+  knownIdentifierTypes,
   normaliseIdentifier,
   parseIdentifierKey,
   type IdentifierRules,
@@ -21,7 +22,7 @@ import {
   traitMatches,
   type TraitFilter,
 } from '../domain/profile-search.ts';
-import { mergeTraits, withSourceIds, type TraitRules } from '../domain/traits.ts';
+import { mergeTraits, withSourceIds, type TraitRules, type TraitValue } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
 import type { IngestPipeline } from '../ingestion/pipeline.ts';
 import type { ProfileReader } from '../profiles/profile-reader.ts';
@@ -58,7 +59,6 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
   const security = [{ bearerAuth: [] }];
   const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
   const graph = () => options.identity.graph;
-  const profileCards = createProfileCards(options);
 
   async function profile(id: number, staleDays = defaultStaleDays) {
     const found = await options.reader.facts(id);
@@ -127,7 +127,27 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         messageId: merge.messageId,
         undoneAt: iso(merge.undoneAt),
       })),
+      sourceNames: sourceNames([
+        ...summary.sources,
+        ...identities.map((row) => row.sourceId),
+        ...[...merged.values()].map((trait) => trait.sourceId),
+        ...consent.history.map((row) => row.sourceId),
+        ...merges.map((merge) => merge.sourceId),
+      ]),
     };
+  }
+
+  /**
+   * The names of the sources a profile mentions by id, for every role: listing sources is for
+   * staff, as it shows their write keys.
+   */
+  function sourceNames(ids: readonly (string | null)[]): Record<string, string> {
+    const names: Record<string, string> = {};
+    for (const id of new Set(ids)) {
+      const source = id === null ? undefined : options.sources.byId(id);
+      if (source !== undefined) names[source.id] = source.name;
+    }
+    return names;
   }
 
   const notFound = (what: string) => new CibleError('CIBLE_ERR_API_NOT_FOUND', `No profile ${what}.`);
@@ -156,8 +176,10 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         description:
           'With `identifier=<type>:<value>` (normalised as at ingestion: email:Jane@Example.com), the one ' +
           'profile holding it, whole, as GET /api/profiles/{id}. Otherwise a search, answered with a page of ' +
-          'profile cards `{profiles: [{id, identifiers, traits, lastSeen}], nextCursor}` in profile id order: ' +
-          '`q` matches identifiers starting with it (`email:jane`, `phone:06 12`, or any type: `jane`), and ' +
+          'profile cards `{profiles: [{id, identifiers, traits, lastSeen, events}], nextCursor}` in profile id ' +
+          'order: `q` matches identifiers starting with it (`email:jane`, `phone:06 12`, or any type: `jane`), ' +
+          'the identifier it names whole, normalised (`email:Jane.Doe+news@gmail.com`), and, without a type, ' +
+          'people whose name, first name, last name or first and last name start with it (`jane d`); ' +
           'each `trait.<name>=<value>` (or `trait.<name>.<key>=` for a field of an object trait, e.g. ' +
           '`trait.address.postal_code=75011`) keeps profiles whose current value of that trait equals it, ' +
           'ignoring case, or starts with it when it ends with `*`. Criteria combine with AND.',
@@ -169,7 +191,8 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
               Type.String({
                 minLength: 1,
                 maxLength: 200,
-                description: 'Identifier prefix: <type>:<prefix> or a prefix of any type.',
+                description:
+                  'Identifier prefix: <type>:<prefix>, or, without a type, a prefix of any identifier or of a name.',
               }),
             ),
             limit: Type.Integer({ minimum: 1, maximum: 100, default: 20 }),
@@ -264,13 +287,15 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
   /**
    * The store finds the origin profiles matching each criterion; they become people (merges
    * followed), the criteria intersect, and a page is built in id order. A trait criterion is
-   * checked again on the person's merged traits, which may come from another origin profile.
+   * checked again on the person's merged traits, which may come from another origin profile; so
+   * is a name, for people found by their name alone.
    */
   async function search(
     criteria: { q: string | undefined; filters: readonly TraitFilter[]; limit: number; cursor: number },
     reply: FastifyReply,
   ) {
     const candidates: Promise<number[]>[] = [];
+    let byName: { readonly text: string; readonly people: Set<number> } | undefined;
     if (criteria.q !== undefined) {
       const prefixes = identifierPrefixes(criteria.q, options.identifierRules);
       if (prefixes.length === 0) {
@@ -279,7 +304,20 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
           invalidSearch('q needs a prefix to search for after the type, e.g. q=email:jane.', 'querystring.q'),
         );
       }
-      candidates.push(options.store.findProfilesByIdentifierPrefix(prefixes));
+      const q = criteria.q;
+      const untyped = prefixes.some((prefix) => prefix.type === undefined);
+      const text = untyped ? nameText(q) : undefined;
+      const [origins, named] = await Promise.all([
+        options.store.findProfilesByIdentifierPrefix(prefixes),
+        text === undefined ? [] : findByName(text),
+      ]);
+      const identified = [...origins, ...wholeIdentifierProfiles(q, untyped)].map((origin) =>
+        graph().canonical(origin),
+      );
+      const known = new Set(identified);
+      const namedOnly = named.map((origin) => graph().canonical(origin)).filter((id) => !known.has(id));
+      if (text !== undefined) byName = { text, people: new Set(namedOnly) };
+      candidates.push(Promise.resolve([...identified, ...namedOnly]));
     }
     for (const filter of criteria.filters) candidates.push(options.store.findProfilesByTrait(filter));
     let people: Set<number> | undefined;
@@ -288,6 +326,19 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
       people = people === undefined ? found : new Set([...people].filter((person) => found.has(person)));
     }
     const ordered = [...(people ?? [])].filter((id) => id > criteria.cursor).sort((a, b) => a - b);
+    // The card builder reads each person's facts once; their event counts are kept on the way.
+    const events = new Map<number, number>();
+    const profileCards = createProfileCards({
+      ...options,
+      reader: {
+        ...options.reader,
+        factsOfMany: async (ids) => {
+          const facts = await options.reader.factsOfMany(ids);
+          for (const [id, fact] of facts) events.set(id, fact.summary.events);
+          return facts;
+        },
+      },
+    });
     const cards: ProfileCard[] = [];
     for (let index = 0; index < ordered.length && cards.length < criteria.limit;) {
       const next = ordered.slice(index, index + criteria.limit - cards.length);
@@ -296,15 +347,56 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
         next,
         criteria.filters.map((filter) => filter.name),
       )) {
+        if (byName?.people.has(card.id) === true && !nameMatches(card.merged, byName.text)) continue;
         if (criteria.filters.every((filter) => traitMatches(card.merged.get(filter.name)?.value, filter))) {
           cards.push(card);
         }
       }
     }
     return {
-      profiles: cards.map(({ merged: _merged, ...card }) => card),
+      profiles: cards.map(({ merged: _merged, ...card }) => ({ ...card, events: events.get(card.id) ?? 0 })),
       nextCursor: nextCursor(cards, criteria.limit, (card) => card.id),
     };
+  }
+
+  /**
+   * The profile holding the identifier the search text names whole, normalised as at ingestion:
+   * a prefix misses `Jane.Doe+news@gmail.com`, stored as `janedoe@gmail.com`. Without a type, the
+   * text is tried as an e-mail address and as a phone number.
+   */
+  function wholeIdentifierProfiles(q: string, untyped: boolean): number[] {
+    const colon = q.indexOf(':');
+    const tries: [string, string][] = untyped
+      ? [
+          ['email', q],
+          ['phone', q],
+        ]
+      : [[q.slice(0, colon), q.slice(colon + 1)]];
+    return tries.flatMap(([type, raw]) => {
+      if (!knownIdentifierTypes(options.identifierRules).includes(type)) return [];
+      const identifier = normaliseIdentifier(type, raw, options.identifierRules);
+      if (isIdentifierRejection(identifier)) return [];
+      const id = graph().profileOf(identifier);
+      return id === undefined ? [] : [id];
+    });
+  }
+
+  /** Origin profiles whose latest name, first name or last name starts with the text (or its first word). */
+  async function findByName(text: string): Promise<number[]> {
+    const [firstWord] = text.split(' ');
+    const filters: TraitFilter[] = nameTraits.map((name) => ({
+      name,
+      path: [],
+      value: text,
+      match: 'prefix',
+    }));
+    // "jane doe": a name or first name starting with "jane", the rest checked on the card.
+    if (firstWord !== undefined && firstWord !== text) {
+      for (const name of ['name', 'firstName'])
+        filters.push({ name, path: [], value: firstWord, match: 'prefix' });
+    }
+    const found = await Promise.all(filters.map((filter) => options.store.findProfilesByTrait(filter)));
+    return [...new Set(found.flat())];
   }
 
   /** Suspected duplicates as people now (the store's merges may be a commit behind). */
@@ -326,7 +418,8 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
       schema: {
         tags: ['profiles'],
         summary:
-          'One profile: identifiers (first and last seen), traits with source and time, summary, quality, consent, merge history',
+          'One profile: identifiers (first and last seen), traits with source and time, summary, quality, consent, ' +
+          'merge history, and the names of the sources it mentions (sourceNames)',
         security,
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
         querystring: Type.Object({ staleDays: StaleDays }),
@@ -698,6 +791,27 @@ function consentInputError(error: ConsentInputError): CibleError {
 
 function invalidConsent(message: string, field: string): CibleError {
   return new CibleError('CIBLE_ERR_CONSENT_INVALID', message, { field });
+}
+
+/** The traits that hold a person's name, searched by a `q` without a type. */
+const nameTraits = ['name', 'firstName', 'lastName'] as const;
+
+/** Search text for names: trimmed, lower-case, single spaces. */
+function nameText(q: string): string | undefined {
+  const text = q.trim().toLowerCase().replace(/\s+/g, ' ');
+  return text === '' ? undefined : text;
+}
+
+/** Does the person's name, first name, last name, or first and last name, start with the text? */
+function nameMatches(traits: ReadonlyMap<string, TraitValue>, text: string): boolean {
+  const value = (name: string): string | undefined => {
+    const raw = traits.get(name)?.value;
+    return typeof raw === 'string' ? nameText(raw) : undefined;
+  };
+  const first = value('firstName');
+  const last = value('lastName');
+  const full = first !== undefined && last !== undefined ? `${first} ${last}` : undefined;
+  return [value('name'), first, last, full].some((name) => name?.startsWith(text) === true);
 }
 
 function invalidSearch(message: string, field: string): CibleError {

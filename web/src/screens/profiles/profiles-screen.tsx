@@ -1,12 +1,14 @@
-import { useTranslation } from 'react-i18next';
-import { Page } from '../../components/page.tsx';
-import { EmptyState } from '../../components/states.tsx';
+import { Route, Routes } from 'react-router';
+import { ProfileScreen } from './profile-screen.tsx';
+import { SearchScreen } from './search-screen.tsx';
+import './profiles.css';
 
+/** Profiles: the search, and the 360° view of one person at /profiles/:id. */
 export function ProfilesScreen() {
-  const { t } = useTranslation('profiles');
   return (
-    <Page title={t('title')}>
-      <EmptyState />
-    </Page>
+    <Routes>
+      <Route index element={<SearchScreen />} />
+      <Route path=":id" element={<ProfileScreen />} />
+    </Routes>
   );
 }
