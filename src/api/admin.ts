@@ -150,6 +150,13 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
           to: Type.Optional(Type.String({ format: 'date-time', description: 'Event time, exclusive.' })),
           limit: Limit,
           cursor: Type.Optional(Cursor),
+          after: Type.Optional(
+            Type.Integer({
+              minimum: 0,
+              description:
+                'Only events stored after this seq: a live view asks for what is new since the newest event it holds.',
+            }),
+          ),
         }),
         response: {
           200: Type.Object({
@@ -170,6 +177,7 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
         ...(query.from === undefined ? {} : { from: Date.parse(query.from) }),
         ...(query.to === undefined ? {} : { to: Date.parse(query.to) }),
         ...(query.cursor === undefined ? {} : { beforeSeq: query.cursor }),
+        ...(query.after === undefined ? {} : { afterSeq: query.after }),
         limit: query.limit,
       });
       return {

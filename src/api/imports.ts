@@ -1,9 +1,10 @@
 import { Readable } from 'node:stream';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { parse as parseCsv } from 'csv-parse/sync';
 import type { FastifyInstance } from 'fastify';
 import { CibleError } from '../errors.ts';
 import type { ImportJobs, ImportJobView } from '../imports/import-jobs.ts';
-import { ImportMapping, formatFromName } from '../imports/mapping.ts';
+import { FileFormat, ImportMapping, formatFromName, type ImportFormat } from '../imports/mapping.ts';
 import { sendError } from './error-handler.ts';
 import { nextCursor } from './pages.ts';
 
@@ -69,6 +70,23 @@ const RejectedRow = Type.Object({
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^imp_[0-9a-f]+$' }) });
 
+const previewRowLimit = 20;
+
+const PreviewOutput = Type.Object({
+  format: Type.Object({
+    type: Type.Union([Type.Literal('csv'), Type.Literal('whitespace'), Type.Literal('ndjson')]),
+    delimiter: Type.Union([Type.String(), Type.Null()], {
+      description: 'csv: the delimiter used (the one asked for, else the likeliest of , ; tab |).',
+    }),
+  }),
+  columns: Type.Array(Type.String(), {
+    description: 'The names a mapping uses: the header (csv, whitespace) or the dotted paths (ndjson).',
+  }),
+  rows: Type.Array(Type.Array(Type.String()), {
+    description: `The first rows (${previewRowLimit} at most), one cell per column; empty where a row lacks it.`,
+  }),
+});
+
 /**
  * Imports of CRM and till files: `POST /api/imports` (the mapping), `PUT /api/imports/{id}/file`
  * (the file, as the raw body), then `GET /api/imports/{id}` for progress and
@@ -109,6 +127,40 @@ export async function importsApi(fastify: FastifyInstance, options: ImportsApiOp
         ...(request.body.sourceId === undefined ? {} : { sourceId: request.body.sourceId }),
       });
       return reply.code(201).send(importOutput(job));
+    },
+  );
+
+  app.post(
+    '/api/imports/preview',
+    {
+      schema: {
+        tags: ['imports'],
+        summary:
+          'Read the start of a file as an import would: its columns and first rows, to write the mapping before sending the file',
+        security,
+        body: Type.Object({
+          fileName: Type.String({ minLength: 1, maxLength: 500 }),
+          sample: Type.String({
+            maxLength: 256 * 1024,
+            description: 'The start of the file, as text (64 KB is plenty).',
+          }),
+          complete: Type.Optional(
+            Type.Boolean({
+              description: 'The sample is the whole file (otherwise its last, maybe cut, line is dropped).',
+            }),
+          ),
+          format: Type.Optional(FileFormat),
+        }),
+        response: { 200: PreviewOutput, 422: ErrorOutput },
+      },
+    },
+    async (request) => {
+      const { fileName, sample, complete, format } = request.body;
+      return previewImportFile(sample, {
+        fileName,
+        complete: complete ?? false,
+        ...(format === undefined ? {} : { format }),
+      });
     },
   );
 
@@ -311,4 +363,142 @@ function importOutput(job: ImportJobView) {
     error: job.errorCode === null ? null : { code: job.errorCode, message: job.errorMessage ?? '' },
     mapping: job.mapping,
   };
+}
+
+export interface ImportPreview {
+  readonly format: { readonly type: ImportFormat; readonly delimiter: string | null };
+  readonly columns: string[];
+  readonly rows: string[][];
+}
+
+export interface ImportPreviewOptions {
+  readonly fileName: string;
+  /** The sample is the whole file; otherwise its last line may be cut and is dropped. */
+  readonly complete: boolean;
+  readonly format?: FileFormat;
+}
+
+/**
+ * The columns and first rows of the start of a file, read the way an import reads it (csv-parse
+ * for csv, runs of spaces for whitespace, dotted paths for ndjson), so that the console can show a
+ * preview and offer each column a role before the file is sent.
+ */
+export function previewImportFile(sample: string, options: ImportPreviewOptions): ImportPreview {
+  const type = options.format?.type ?? formatFromName(options.fileName);
+  const cut = options.complete ? sample : sample.slice(0, sample.lastIndexOf('\n') + 1);
+  const text = cut.charCodeAt(0) === 0xfeff ? cut.slice(1) : cut;
+  if (type === 'ndjson') return ndjsonPreview(text);
+  const header = options.format?.header ?? true;
+  const delimiter = type === 'csv' ? (options.format?.delimiter ?? likelyDelimiter(text)) : null;
+  let records: string[][];
+  if (type === 'whitespace') {
+    records = text
+      .split('\n')
+      .map((line) => line.trim())
+      .filter((line) => line !== '')
+      .slice(0, previewRowLimit + 1)
+      .map((line) => line.split(/\s+/));
+  } else {
+    try {
+      records = parseCsv(text, {
+        delimiter: delimiter ?? ',',
+        quote: options.format?.quote ?? '"',
+        relax_column_count: true,
+        skip_empty_lines: true,
+        to: previewRowLimit + 1,
+      });
+    } catch (error) {
+      const line = (error as { lines?: number }).lines;
+      throw new CibleError(
+        'CIBLE_ERR_IMPORT_FILE_UNREADABLE',
+        `The start of the file is not valid CSV${line === undefined ? '' : ` at line ${line}`}: ${(error as Error).message}`,
+        { cause: error, field: 'sample' },
+      );
+    }
+  }
+  const first = records[0];
+  if (first === undefined) {
+    throw new CibleError('CIBLE_ERR_IMPORT_FILE_UNREADABLE', 'The file is empty: not even a header line.', {
+      field: 'sample',
+    });
+  }
+  const width = Math.max(...records.map((record) => record.length));
+  const named = options.format?.columns ?? (header ? first.map((name) => name.trim()) : []);
+  const columns = Array.from({ length: Math.max(width, named.length) }, (_, index) => {
+    const name = named[index];
+    return name === undefined || name === '' ? `Column ${index + 1}` : name;
+  });
+  const body = header ? records.slice(1) : records.slice(0, previewRowLimit);
+  return {
+    format: { type, delimiter },
+    columns,
+    rows: body.map((record) => columns.map((_, index) => record[index] ?? '')),
+  };
+}
+
+/** The delimiter that splits the first line the most, outside quotes (a comma when none does). */
+function likelyDelimiter(text: string): string {
+  const newline = text.indexOf('\n');
+  const line = newline === -1 ? text : text.slice(0, newline);
+  const counts = new Map<string, number>();
+  let quoted = false;
+  for (const character of line) {
+    if (character === '"') quoted = !quoted;
+    else if (!quoted && (character === ',' || character === ';' || character === '\t' || character === '|')) {
+      counts.set(character, (counts.get(character) ?? 0) + 1);
+    }
+  }
+  let best = ',';
+  for (const [character, count] of counts) if (count > (counts.get(best) ?? 0)) best = character;
+  return best;
+}
+
+function ndjsonPreview(text: string): ImportPreview {
+  const columns: string[] = [];
+  const objects: Map<string, string>[] = [];
+  for (const [index, line] of text.split('\n').entries()) {
+    if (objects.length === previewRowLimit) break;
+    if (line.trim() === '') continue;
+    let value: unknown;
+    try {
+      value = JSON.parse(line);
+    } catch (error) {
+      throw new CibleError(
+        'CIBLE_ERR_IMPORT_FILE_UNREADABLE',
+        `Line ${index + 1} is not valid JSON: ${(error as Error).message}.`,
+        { cause: error, field: 'sample' },
+      );
+    }
+    const cells = new Map<string, string>();
+    flatten(value, [], cells);
+    for (const path of cells.keys()) if (!columns.includes(path)) columns.push(path);
+    objects.push(cells);
+  }
+  if (objects.length === 0) {
+    throw new CibleError(
+      'CIBLE_ERR_IMPORT_FILE_UNREADABLE',
+      'The file is empty: not even one line of JSON.',
+      {
+        field: 'sample',
+      },
+    );
+  }
+  return {
+    format: { type: 'ndjson', delimiter: null },
+    columns,
+    rows: objects.map((cells) => columns.map((path) => cells.get(path) ?? '')),
+  };
+}
+
+/** Objects become dotted paths (what a mapping of an ndjson file names); arrays stay whole cells. */
+function flatten(value: unknown, path: readonly string[], cells: Map<string, string>): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    for (const [key, inner] of Object.entries(value)) flatten(inner, [...path, key], cells);
+    return;
+  }
+  if (path.length === 0) return;
+  cells.set(
+    path.join('.'),
+    typeof value === 'string' ? value : value === undefined ? '' : JSON.stringify(value),
+  );
 }
