@@ -3,6 +3,8 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildConsoleInto } from '../src/cli/build-console.ts';
+import { generateDemo, type DemoData } from '../src/demo/demo-data.ts';
+import { loadDemo, type DemoLoadReport } from '../src/demo/load-demo.ts';
 import type { CibleProcess } from './cible-process.ts';
 import { adminToken, removeTestDir, repoRoot, spawnCible, testDataDir } from './helpers.ts';
 
@@ -29,6 +31,8 @@ export interface ConsoleFixture {
   readonly url: string;
   readonly cible: CibleProcess;
   readonly browser: Browser;
+  /** The demo data set loaded, when asked for. */
+  readonly demo: { readonly data: DemoData; readonly report: DemoLoadReport } | undefined;
   /** A fresh browser context (its own cookies) at 1280×800, in English unless told. */
   newPage(options?: {
     readonly locale?: string;
@@ -44,9 +48,13 @@ export interface ConsoleFixture {
   close(): Promise<void>;
 }
 
-export async function startConsole(
-  options: { readonly seed?: (url: string) => Promise<void> } = {},
-): Promise<ConsoleFixture> {
+export interface StartConsoleOptions {
+  /** Loads the generated demo data set (`npm run demo`'s) of this many people, seed 1. */
+  readonly demoPeople?: number;
+  readonly seed?: (url: string) => Promise<void>;
+}
+
+export async function startConsole(options: StartConsoleOptions = {}): Promise<ConsoleFixture> {
   const dataDir = await testDataDir();
   // A build of its own, so a rebuild by another run cannot pull the files from under this one.
   const consoleDir = join(dataDir, 'console');
@@ -69,6 +77,11 @@ export async function startConsole(
     });
     if (response.status !== 201) throw new Error(`Creating the ${role} user: ${await response.text()}`);
   }
+  let demo: ConsoleFixture['demo'];
+  if (options.demoPeople !== undefined) {
+    const data = generateDemo({ seed: 1, people: options.demoPeople, now: Date.now() });
+    demo = { data, report: await loadDemo(url, adminToken, data) };
+  }
   await options.seed?.(url);
   const browser = await chromium.launch({
     executablePath: chromiumPath,
@@ -87,6 +100,7 @@ export async function startConsole(
     url,
     cible,
     browser,
+    demo,
     adminFetch,
     async newPage(pageOptions = {}) {
       const context = await browser.newContext({
