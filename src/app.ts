@@ -18,6 +18,7 @@ import { computedTraitsApi } from './api/computed-traits.ts';
 import { analysisApi } from './api/analysis.ts';
 import type { SegmentService } from './segments/segment-service.ts';
 import { qualityApi } from './api/quality.ts';
+import { overviewApi } from './api/overview.ts';
 import type { IdentifierRules } from './domain/identifiers.ts';
 import type { IdentityRules } from './domain/identity-graph.ts';
 import type { TraitRules } from './domain/traits.ts';
@@ -176,6 +177,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       segments: deps.segments,
     });
     await scope.register(qualityApi, { store: deps.store, identity: deps.identity });
+    await scope.register(overviewApi, {
+      store: deps.store,
+      identity: deps.identity,
+      sources: deps.sources,
+      traitRules: deps.traitRules,
+      now,
+    });
     if (deps.erasure !== undefined) {
       await scope.register(privacyApi, { erasure: deps.erasure, retention: deps.retention });
     }

@@ -62,6 +62,8 @@ export const routePolicies: Readonly<Record<string, RoutePolicy>> = {
   'POST /api/quarantine/:id/replay': { allow: staff, audit: 'quarantine.replay' },
   'POST /api/quarantine/replay': { allow: staff, audit: 'quarantine.replay' },
   'GET /api/quality': { allow: everyone },
+  'GET /api/overview': { allow: everyone },
+  'GET /api/overview/live': { allow: everyone },
 
   // Profiles: analysts see them pseudonymised, and may not search by identifier.
   'GET /api/profiles': {
@@ -112,6 +114,7 @@ export const routePolicies: Readonly<Record<string, RoutePolicy>> = {
   // Imports bring personal data in, and their rejected rows show it.
   'GET /api/imports': { allow: staff },
   'POST /api/imports': { allow: staff, audit: 'import.start' },
+  'POST /api/imports/preview': { allow: staff },
   'PUT /api/imports/:id/file': { allow: staff },
   'GET /api/imports/:id': { allow: staff },
   'POST /api/imports/:id/cancel': { allow: staff, audit: 'import.cancel' },

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { defaultConsentRules } from '../domain/consent.ts';
 import type { StoredEvent } from '../domain/events.ts';
+import { defaultTraitRules } from '../domain/traits.ts';
 import { messageFingerprint } from '../ingestion/message-dedupe.ts';
 import { emptyIdentityChanges } from '../ingestion/resolve-identity.ts';
 import type { ConsentRow, NewQuarantineRecord, ProfileFacts, Store } from './store.ts';
@@ -979,6 +981,134 @@ export function storeContract(
         const report = await fresh.qualityReport({ staleBefore: t0 - 180 * day, sample: 5 });
         assert.equal(report.profiles, 6);
         assert.equal(report.duplicateGroups, 0);
+      });
+    });
+
+    describe('overview counts', () => {
+      const day = 86_400_000;
+      const hour = 3_600_000;
+      let own: Store;
+      let disposeOwn: () => Promise<void>;
+      before(async () => {
+        ({ store: own, dispose: disposeOwn } = await openStore());
+      });
+      after(() => disposeOwn());
+
+      test('events are counted per bucket of reception time, by source and type, in local time', async () => {
+        // 23:30 in Paris (UTC+1); Paris moves to UTC+2 at 01:00 UTC on the 29th.
+        const at = Date.UTC(2026, 2, 28, 22, 30);
+        const received = (messageId: string, receivedAt: number, more: Partial<StoredEvent> = {}) =>
+          event({ messageId, receivedAt, timestamp: receivedAt - day, ...more });
+        await own.writeBatch({
+          events: [
+            received('paris-28', at),
+            received('paris-28-page', at + 10 * 60_000, { type: 'page', event: null, name: 'Home' }),
+            received('paris-29', at + 45 * 60_000, { sourceId: 'src_b' }),
+            received('paris-30', Date.UTC(2026, 2, 29, 22, 30)),
+            received('before', Date.UTC(2026, 2, 27, 23, 59)),
+          ],
+          quarantine: [],
+          replayedQuarantineIds: [],
+        });
+        const from = Date.UTC(2026, 2, 28);
+        const to = Date.UTC(2026, 2, 30);
+        const utc = await own.countEventsOverTime({ from, to, bucketMs: day, bySourceAndType: true });
+        const first = from / day;
+        assert.deepEqual(utc, [
+          { bucket: first, sourceId: 'src_a', type: 'page', count: 1 },
+          { bucket: first, sourceId: 'src_a', type: 'track', count: 1 },
+          { bucket: first, sourceId: 'src_b', type: 'track', count: 1 },
+          { bucket: first + 1, sourceId: 'src_a', type: 'track', count: 1 },
+        ]);
+        const paris = await own.countEventsOverTime({
+          from,
+          to,
+          bucketMs: day,
+          offsets: [
+            { from, offsetMs: hour },
+            { from: Date.UTC(2026, 2, 29, 1), offsetMs: 2 * hour },
+          ],
+          bySourceAndType: false,
+        });
+        assert.deepEqual(paris, [
+          { bucket: first, sourceId: null, type: null, count: 2 },
+          { bucket: first + 1, sourceId: null, type: null, count: 1 },
+          { bucket: first + 2, sourceId: null, type: null, count: 1 },
+        ]);
+        const minutes = await own.countEventsOverTime({
+          from: at,
+          to: at + hour,
+          bucketMs: 60_000,
+          bySourceAndType: false,
+        });
+        assert.deepEqual(
+          minutes.map((row) => [row.bucket * 60_000 - at, row.count]),
+          [
+            [0, 1],
+            [10 * 60_000, 1],
+            [45 * 60_000, 1],
+          ],
+        );
+      });
+
+      test('people meeting rules are counted as segments count them, merges followed', async () => {
+        const id = (type: string, value: string, originProfileId: number) => ({
+          type,
+          value,
+          originProfileId,
+          firstSeen: t0,
+          sourceId: 'src_a',
+          messageId: `id-${value}`,
+        });
+        const consent = (profileId: number, state: 'granted' | 'denied'): ConsentRow => ({
+          profileId,
+          purpose: 'email',
+          state,
+          doubleOptIn: null,
+          at: t0 + profileId,
+          sourceId: 'src_a',
+          messageId: `consent-${profileId}`,
+          method: 'sdk',
+          detail: null,
+        });
+        await own.writeBatch({
+          events: [],
+          quarantine: [],
+          replayedQuarantineIds: [],
+          identity: {
+            ...emptyIdentityChanges(),
+            profiles: [1, 2, 3, 4].map((profile) => ({ id: profile, createdAt: t0 + profile })),
+            identifiers: [
+              id('anonymousId', 'a-1', 1),
+              id('email', 'two@example.com', 2),
+              id('userId', 'u-3', 3),
+              id('anonymousId', 'a-4', 4),
+            ],
+            consent: [consent(2, 'granted'), consent(3, 'denied'), consent(4, 'granted')],
+          },
+        });
+        // 2 is part of 1: three people, two of them identified, two that may be e-mailed.
+        const counts = await own.countProfilesMeeting(
+          [
+            {
+              kind: 'or',
+              rules: [
+                { kind: 'identifier', type: 'userId' },
+                { kind: 'identifier', type: 'email' },
+              ],
+            },
+            { kind: 'consent', purpose: 'email', test: 'may-use' },
+            { kind: 'identifier', type: 'anonymousId' },
+          ],
+          {
+            now: t0 + day,
+            traitRules: defaultTraitRules,
+            segmentRule: () => undefined,
+            merged: { origins: [2], profiles: [1] },
+            consentRules: defaultConsentRules,
+          },
+        );
+        assert.deepEqual(counts, [2, 2, 2]);
       });
     });
   });

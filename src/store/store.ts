@@ -7,7 +7,8 @@ import type { AccessStore } from './access-store.ts';
 import type { ErasureStore } from './erasure-store.ts';
 import type { AnalysisStore } from './analysis-store.ts';
 import type { ImportStore } from './import-store.ts';
-import type { SegmentStore } from './segment-store.ts';
+import type { RuleContext, SegmentStore } from './segment-store.ts';
+import type { Rule } from '../segments/rule.ts';
 
 /**
  * The store port: everything the pipeline, the API and the jobs need from storage.
@@ -73,6 +74,13 @@ export interface Store {
   findSuspectedDuplicates(originProfileIds: readonly number[]): Promise<DuplicateGroup | undefined>;
   /** The data-quality report over every profile (see QualityReport). */
   qualityReport(options: QualityOptions): Promise<QualityReport>;
+  /** Events received in a time range, counted per time bucket (see EventCountQuery). */
+  countEventsOverTime(query: EventCountQuery): Promise<EventCount[]>;
+  /**
+   * How many people meet each rule now, in order, with the meaning the segment language gives it
+   * (src/segments/rule.ts): `has email`, `consent email`...
+   */
+  countProfilesMeeting(rules: readonly Rule[], context: RuleContext): Promise<number[]>;
 
   /** Gives events stored without a profile their origin profile, with the identity changes that made it, atomically. */
   assignEventProfiles(
@@ -296,6 +304,40 @@ export interface QualityReport {
       readonly messageId: string;
     };
   }[];
+}
+
+export interface EventCountQuery {
+  /** Received at or after, ms. */
+  readonly from: number;
+  /** Received before, ms. */
+  readonly to: number;
+  /** The length of a bucket, ms: a minute, an hour, a day. */
+  readonly bucketMs: number;
+  /**
+   * Local time: the offset from UTC in force from each `from` on (ascending; the first one also
+   * before it), added to the time of reception before it is cut into buckets, so that days begin at
+   * midnight where the reader is. None: UTC.
+   */
+  readonly offsets?: readonly UtcOffset[];
+  /** Counts per source and event type in each bucket; otherwise one count per bucket. */
+  readonly bySourceAndType: boolean;
+}
+
+export interface UtcOffset {
+  /** From this instant on, ms. */
+  readonly from: number;
+  /** Local time minus UTC, ms. */
+  readonly offsetMs: number;
+}
+
+/** Buckets without events have no row. */
+export interface EventCount {
+  /** floor((time of reception + offset) / bucketMs): the bucket's local start is bucket × bucketMs. */
+  readonly bucket: number;
+  /** Null unless counted by source and type. */
+  readonly sourceId: string | null;
+  readonly type: string | null;
+  readonly count: number;
 }
 
 export interface IdentityRow {

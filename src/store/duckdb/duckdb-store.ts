@@ -36,6 +36,7 @@ import {
   findProfilesByTrait,
 } from './duckdb-profiles.ts';
 import { findSuspectedDuplicates, qualityReport } from './duckdb-quality.ts';
+import { countEventsOverTime, countProfilesMeeting } from './duckdb-overview.ts';
 import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { createDuckdbAnalysisStore } from './duckdb-analysis.ts';
@@ -381,6 +382,9 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     findProfilesByTrait: (filter) => findProfilesByTrait(reader, filter),
     findSuspectedDuplicates: (origins) => findSuspectedDuplicates(reader, origins),
     qualityReport: (options) => qualityReport(reader, options),
+    countEventsOverTime: (query) => countEventsOverTime(reader, query),
+    // Counting people reads the whole base: on the connection of long reads, not the requests'.
+    countProfilesMeeting: (rules, context) => countProfilesMeeting(background, rules, context),
     imports: createDuckdbImportStore(importer),
     segments,
     analysis: createDuckdbAnalysisStore(analysisConnection),

@@ -1,0 +1,111 @@
+import { useEffect, useId, useState, type ReactNode, type RefObject } from 'react';
+import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
+import { ApiError } from '../../api.ts';
+import { Page } from '../../components/page.tsx';
+import type { Role } from '../../session.tsx';
+
+/** What an administrator's screen shows to another role that opens its address. */
+export function Forbidden({ title }: { readonly title: string }) {
+  const { t } = useTranslation();
+  return (
+    <Page title={title}>
+      <div className="state state-error" role="alert">
+        <p>{t('forbidden')}</p>
+        <Link to="/">{t('backHome')}</Link>
+      </div>
+    </Page>
+  );
+}
+
+/**
+ * A labelled control whose label does not wrap it: the name of a select is then its label alone,
+ * not the label followed by every option's text.
+ */
+export function Field({
+  label,
+  className,
+  children,
+}: {
+  readonly label: string;
+  readonly className?: string;
+  readonly children: (id: string) => ReactNode;
+}) {
+  const id = useId();
+  return (
+    <div className={`admin-field ${className ?? ''}`}>
+      <label htmlFor={id}>{label}</label>
+      {children(id)}
+    </div>
+  );
+}
+
+/** Text that may break before an @ and after a dot or an underscore: addresses and ids in narrow columns. */
+export function Breakable({ text }: { readonly text: string }) {
+  const parts = text.split(/(?=@)|(?<=[._])/);
+  return (
+    <>
+      {parts.map((part, index) => (
+        <span key={index}>
+          {index > 0 && <wbr />}
+          {part}
+        </span>
+      ))}
+    </>
+  );
+}
+
+export function RoleBadge({ role }: { readonly role: Role }) {
+  const { t } = useTranslation('admin');
+  return <span className={`role-badge role-${role}`}>{t(`role.${role}`)}</span>;
+}
+
+/** The API's message and hint, or the error's text. */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return [error.message, error.body.hint].filter(Boolean).join(' ');
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Copies a secret to the clipboard and says so. Where the browser gives no clipboard (plain http
+ * from another machine), it selects the text instead, for Ctrl+C.
+ */
+export function CopySecret({
+  text,
+  target,
+  what,
+}: {
+  readonly text: string;
+  readonly target: RefObject<HTMLElement | null>;
+  readonly what: string;
+}) {
+  const { t } = useTranslation('admin');
+  const [state, setState] = useState<'idle' | 'copied' | 'selected'>('idle');
+  useEffect(() => {
+    if (state !== 'copied') return;
+    const timer = window.setTimeout(() => setState('idle'), 2000);
+    return () => window.clearTimeout(timer);
+  }, [state]);
+
+  async function copy() {
+    try {
+      if (navigator.clipboard === undefined) throw new Error('No clipboard');
+      await navigator.clipboard.writeText(text);
+      setState('copied');
+    } catch {
+      if (target.current !== null) window.getSelection()?.selectAllChildren(target.current);
+      setState('selected');
+    }
+  }
+
+  return (
+    <span className="admin-copy">
+      <button type="button" onClick={() => void copy()} aria-label={`${t('copy', { ns: 'common' })} ${what}`}>
+        {state === 'copied' ? t('copied', { ns: 'common' }) : t('copy', { ns: 'common' })}
+      </button>
+      <span role="status" className={state === 'idle' ? 'visually-hidden' : 'muted admin-copy-status'}>
+        {state === 'copied' ? t('newToken.copied') : state === 'selected' ? t('newToken.select') : ''}
+      </span>
+    </span>
+  );
+}
