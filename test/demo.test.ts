@@ -55,11 +55,18 @@ test('identity resolution merges journeys: fewer profiles than anonymousIds, one
     report.stats.profiles < data.summary.anonymousIds,
     `${report.stats.profiles} profiles for ${data.summary.anonymousIds} anonymousIds`,
   );
-  // At most one profile per person, but for the few the CRM holds twice under other identifiers.
-  assert.ok(report.stats.profiles <= data.summary.people, `${report.stats.profiles} profiles`);
+  // At most one profile per person, but for the few the CRM holds twice under other identifiers
+  // (customer numbers CRM-9…, an old address and nothing else).
+  const crm = parse<Record<string, string>>(data.crm.csv, { columns: true, delimiter: ';' });
+  const enteredTwice = crm.filter((row) => row['Customer no']?.startsWith('CRM-9') === true).length;
+  // The safeguards (a few identifiers per type per profile, devices shared by too many people)
+  // decide by arrival order, and the loader sends four batches at a time: allow 2 % of slack.
+  assert.ok(
+    report.stats.profiles <= data.summary.people + enteredTwice + Math.ceil(data.summary.people * 0.02),
+    `${report.stats.profiles} profiles for ${data.summary.people} people, ${enteredTwice} of them entered twice`,
+  );
   // Someone who browsed the app anonymously, signed up on the site, signed in on the app, and whom
   // the CRM knows under an address written another way.
-  const crm = parse<Record<string, string>>(data.crm.csv, { columns: true, delimiter: ';' });
   const dirtyLines = new Set(data.crm.dirtyRows.map((row) => row.line));
   const inCrm = new Set(
     crm

@@ -296,3 +296,33 @@ test('the identity graph, its merges and splits survive a restart', async () => 
     await removeTestDir(dataDir);
   }
 });
+
+test('the timeline is in event time, whatever the arrival order, and pages by its cursor', async () => {
+  const t = (day: number) => new Date(Date.UTC(2026, 8, day, 12)).toISOString();
+  // The CRM's history arrives after the web's recent events.
+  await send(web, [
+    { type: 'track', userId: 'timeline-1', event: 'Viewed', timestamp: t(20), messageId: 'tl-web-20' },
+    { type: 'track', userId: 'timeline-1', event: 'Viewed', timestamp: t(10), messageId: 'tl-web-10' },
+  ]);
+  await send(crm, [
+    { type: 'track', userId: 'timeline-1', event: 'Bought', timestamp: t(15), messageId: 'tl-crm-15' },
+    { type: 'track', userId: 'timeline-1', event: 'Bought', timestamp: t(1), messageId: 'tl-crm-1' },
+  ]);
+  const { id } = await cible.admin<Profile>('/api/profiles?identifier=userId:timeline-1');
+  const first = await cible.admin<{ events: EventOutput[]; nextCursor: string | null }>(
+    `/api/profiles/${id}/events?limit=3`,
+  );
+  assert.deepEqual(
+    first.events.map((event) => event.messageId),
+    ['tl-web-20', 'tl-crm-15', 'tl-web-10'],
+  );
+  assert.ok(first.nextCursor !== null);
+  const second = await cible.admin<{ events: EventOutput[]; nextCursor: string | null }>(
+    `/api/profiles/${id}/events?limit=3&cursor=${first.nextCursor}`,
+  );
+  assert.deepEqual(
+    second.events.map((event) => event.messageId),
+    ['tl-crm-1'],
+  );
+  assert.equal(second.nextCursor, null);
+});

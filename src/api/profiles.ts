@@ -437,26 +437,38 @@ export async function profilesApi(fastify: FastifyInstance, options: ProfilesApi
     {
       schema: {
         tags: ['profiles'],
-        summary: 'The timeline of a profile across channels, newest first',
+        summary: 'The timeline of a profile across channels, newest first by event time',
+        description:
+          'Events in the order they happened (the corrected `timestamp`), whatever the order they arrived in: ' +
+          'a CRM history imported today takes its place in the past. Page with `cursor` = the `nextCursor` ' +
+          'of the page before.',
         security,
         params: Type.Object({ id: Type.Integer({ minimum: 1 }) }),
         querystring: Type.Object({
           limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-          cursor: Type.Optional(Type.Integer({ minimum: 1 })),
+          cursor: Type.Optional(
+            Type.String({ pattern: '^[0-9]+\\.[0-9]+$', description: 'The nextCursor of the page before.' }),
+          ),
         }),
       },
     },
     async (request, reply) => {
       const members = options.identity.graph.members(options.identity.graph.canonical(request.params.id));
       if (members.length === 0) return sendError(reply, notFound(String(request.params.id)));
+      const [timestamp, seq] = (request.query.cursor ?? '').split('.').map(Number);
       const rows = await options.store.listEvents({
         profileIds: members,
         limit: request.query.limit,
-        ...(request.query.cursor === undefined ? {} : { beforeSeq: request.query.cursor }),
+        byEventTime: true,
+        ...(timestamp === undefined || seq === undefined || request.query.cursor === undefined
+          ? {}
+          : { beforeEvent: { timestamp, seq } }),
       });
+      const last = rows.at(-1);
       return {
         events: rows.map(eventOutput),
-        nextCursor: nextCursor(rows, request.query.limit, (row) => row.seq),
+        nextCursor:
+          rows.length === request.query.limit && last !== undefined ? `${last.timestamp}.${last.seq}` : null,
       };
     },
   );

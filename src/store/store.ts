@@ -416,6 +416,10 @@ export interface EventQuery {
   readonly withoutProfile?: boolean;
   /** Oldest first (by seq); newest first otherwise. */
   readonly oldestFirst?: boolean;
+  /** Newest first by event time (then seq) instead of by seq: a person's timeline. */
+  readonly byEventTime?: boolean;
+  /** With `byEventTime`: only rows after this one in that order (the last row of the page before). */
+  readonly beforeEvent?: { readonly timestamp: number; readonly seq: number };
   readonly limit: number;
 }
 

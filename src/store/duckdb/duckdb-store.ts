@@ -254,6 +254,15 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       if (query.beforeSeq !== undefined) filter('seq < ?', BigInt(query.beforeSeq));
       if (query.afterSeq !== undefined) filter('seq > ?', BigInt(query.afterSeq));
       if (query.withoutProfile === true) where.push('profile_id IS NULL');
+      if (query.beforeEvent !== undefined) {
+        where.push('(timestamp < ? OR (timestamp = ? AND seq < ?))');
+        const at = timestampValue(query.beforeEvent.timestamp);
+        values.push(at, at, BigInt(query.beforeEvent.seq));
+      }
+      const order =
+        query.byEventTime === true
+          ? 'timestamp DESC, seq DESC'
+          : `seq ${query.oldestFirst === true ? 'ASC' : 'DESC'}`;
       const found = await rows(
         `SELECT seq::DOUBLE AS seq, source_id, message_id, type, event, name, user_id, anonymous_id,
                 group_id, previous_id,
@@ -265,7 +274,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
                 context::VARCHAR AS context, integrations::VARCHAR AS integrations, extra::VARCHAR AS extra,
                 profile_id::DOUBLE AS profile_id
          FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY seq ${query.oldestFirst === true ? 'ASC' : 'DESC'} LIMIT ${Math.max(0, Math.floor(query.limit))}`,
+         ORDER BY ${order} LIMIT ${Math.max(0, Math.floor(query.limit))}`,
         values,
       );
       return found.map((row): EventRow => ({

@@ -25,7 +25,7 @@ export function ProfileTimeline({
     queryKey: ['profiles', profileId, 'events'],
     queryFn: ({ pageParam }) =>
       api.get<TimelinePage>(`/api/profiles/${profileId}/events`, { limit: pageSize, cursor: pageParam }),
-    initialPageParam: undefined as number | undefined,
+    initialPageParam: undefined as string | undefined,
     getNextPageParam: (last) => last.nextCursor ?? undefined,
     // Raw events carry personal data as sent: the server keeps them from roles that see pseudonyms.
     enabled: permissions.personalData,

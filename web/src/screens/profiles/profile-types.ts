@@ -122,7 +122,8 @@ export interface TimelineEvent {
 
 export interface TimelinePage {
   readonly events: readonly TimelineEvent[];
-  readonly nextCursor: number | null;
+  /** `<timestamp>.<seq>` of the page's last event. */
+  readonly nextCursor: string | null;
 }
 
 export interface Erasure {
