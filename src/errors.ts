@@ -119,6 +119,10 @@ export const errorCatalogue = {
     status: 404,
     hint: 'List the console users with GET /api/users.',
   },
+  CIBLE_ERR_USER_LAST_ADMIN: {
+    status: 409,
+    hint: 'Make another user an admin first: an active admin user must remain.',
+  },
   CIBLE_ERR_TOKEN_NOT_FOUND: {
     status: 404,
     hint: 'List the API tokens with GET /api/tokens.',

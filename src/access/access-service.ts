@@ -128,6 +128,25 @@ export async function createAccessService(options: {
   // than a hash. Emptied whenever a token changes; only tokens that exist get in, so it stays small.
   const checked = new Map<string, { actor: Actor; token: TokenRecord | undefined }>();
 
+  interface AdminCandidate {
+    readonly id: string;
+    readonly role: Role;
+    readonly disabledAt: number | null;
+  }
+
+  /** Demoting, disabling or deleting the last active admin user would leave the console without one. */
+  function keepAnAdmin(users: ReadonlyMap<string, AdminCandidate>, user: AdminCandidate): void {
+    if (user.role !== 'admin' || user.disabledAt !== null) return;
+    const others = [...users.values()].filter(
+      (other) => other.id !== user.id && other.role === 'admin' && other.disabledAt === null,
+    );
+    if (others.length === 0) {
+      throw new CibleError('CIBLE_ERR_USER_LAST_ADMIN', `${user.id} is the last active admin user.`, {
+        field: 'id',
+      });
+    }
+  }
+
   function userNotFound(id: string): CibleError {
     return new CibleError('CIBLE_ERR_USER_NOT_FOUND', `No console user ${id}.`, { field: 'id' });
   }
@@ -257,6 +276,8 @@ export async function createAccessService(options: {
     async updateUser(id, change) {
       const user = users.get(id);
       if (user === undefined) throw userNotFound(id);
+      if ((change.role !== undefined && change.role !== 'admin') || change.disabled === true)
+        keepAnAdmin(users, user);
       if (change.password !== undefined) checkPassword(change.password);
       const updated = await saveUser({
         ...user,
@@ -276,7 +297,9 @@ export async function createAccessService(options: {
     },
 
     async deleteUser(id) {
-      if (!users.has(id)) throw userNotFound(id);
+      const user = users.get(id);
+      if (user === undefined) throw userNotFound(id);
+      keepAnAdmin(users, user);
       await closeSessionsOf(id);
       await store.deleteUser(id);
       users.delete(id);

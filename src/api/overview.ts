@@ -1,3 +1,4 @@
+import { share } from './quality.ts';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
 import { mergedPairs } from '../domain/identity-graph.ts';
@@ -232,11 +233,6 @@ export async function overviewApi(fastify: FastifyInstance, options: OverviewApi
       };
     },
   );
-}
-
-/** count / of, to four decimals, as GET /api/quality gives its shares. */
-function share(count: number, of: number): number {
-  return of === 0 ? 0 : Math.min(1, Math.round((count / of) * 10_000) / 10_000);
 }
 
 /**

@@ -111,8 +111,7 @@ export async function qualityApi(fastify: FastifyInstance, options: QualityApiOp
       const now = Date.now();
       const staleBefore = now - request.query.staleDays * 86_400_000;
       const report = await options.store.qualityReport({ staleBefore, sample: request.query.sample });
-      const share = (count: number): number =>
-        report.profiles === 0 ? 0 : Math.round((count / report.profiles) * 10_000) / 10_000;
+      const shareOfProfiles = (count: number): number => share(count, report.profiles);
       const graph = options.identity.graph;
       return {
         generatedAt: new Date(now).toISOString(),
@@ -124,19 +123,19 @@ export async function qualityApi(fastify: FastifyInstance, options: QualityApiOp
         },
         email: {
           valid: report.withValidEmail,
-          validShare: share(report.withValidEmail),
+          validShare: shareOfProfiles(report.withValidEmail),
           invalidOnly: report.withInvalidEmailOnly,
         },
         phone: {
           valid: report.withValidPhone,
-          validShare: share(report.withValidPhone),
+          validShare: shareOfProfiles(report.withValidPhone),
           invalidOnly: report.withInvalidPhoneOnly,
         },
         stale: {
           days: request.query.staleDays,
           before: new Date(staleBefore).toISOString(),
           profiles: report.stale,
-          share: share(report.stale),
+          share: shareOfProfiles(report.stale),
         },
         duplicates: {
           groups: report.duplicateGroups,
@@ -158,4 +157,9 @@ export async function qualityApi(fastify: FastifyInstance, options: QualityApiOp
       };
     },
   );
+}
+
+/** count / of, to four decimals: the shares of the quality report and of the overview. */
+export function share(count: number, of: number): number {
+  return of === 0 ? 0 : Math.min(1, Math.round((count / of) * 10_000) / 10_000);
 }
