@@ -251,7 +251,7 @@ test(
       .getByText('Copy it now: Cible keeps only a hash of it and will never show it again.')
       .waitFor();
     await page.getByRole('button', { name: 'Copy the API token' }).click();
-    await page.getByRole('status').filter({ hasText: 'The token is copied.' }).waitFor();
+    await page.getByRole('status').filter({ hasText: 'Copied the API token to the clipboard.' }).waitFor();
     assert.equal(await page.evaluate<string>('navigator.clipboard.readText()'), token);
     await fixture.screenshot(page, 'admin-token-created');
 

@@ -318,7 +318,10 @@ test(
     await page.getByLabel('Source').selectOption({ label: `Till ${run}` });
     const row = page.getByRole('row', { name: /CIBLE_ERR_TRACKING_MISSING_IDENTITY/ });
     await row.waitFor();
-    assert.equal(await page.getByRole('table').getByRole('row').count(), 2);
+    // The unfiltered list may still be on screen for a moment: wait for the filtered one.
+    const rows = page.getByRole('table').getByRole('row');
+    for (let tries = 0; tries < 50 && (await rows.count()) !== 2; tries++) await page.waitForTimeout(100);
+    assert.equal(await rows.count(), 2);
     assert.match((await row.textContent()) ?? '', /track, event 2 of its batch.*Pending/);
     await fixture.screenshot(page, 'data-quarantine-list');
     await row.click();

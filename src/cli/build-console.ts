@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import react from '@vitejs/plugin-react';
 import type { InlineConfig } from 'vite';
@@ -39,16 +39,29 @@ export function consoleViteConfig(
 /** A hash of everything the build reads, so a start after a pull rebuilds and a plain restart does not. */
 export function consoleSourceHash(): string {
   const hash = createHash('sha256');
+  // Modules the console shares with the server (e.g. the segment language's words) count too.
+  const shared = new Set<string>();
   const visit = (path: string): void => {
     const entries = readdirSync(path).sort();
     for (const entry of entries) {
       const full = join(path, entry);
       if (full === consoleDist) continue;
-      if (statSync(full).isDirectory()) visit(full);
-      else hash.update(relative(webRoot, full)).update('\0').update(readFileSync(full)).update('\0');
+      if (statSync(full).isDirectory()) {
+        visit(full);
+        continue;
+      }
+      const content = readFileSync(full);
+      hash.update(relative(webRoot, full)).update('\0').update(content).update('\0');
+      if (!/\.tsx?$/.test(entry)) continue;
+      for (const [, target] of content.toString('utf8').matchAll(/from '(\.\.\/[^']+)'/g)) {
+        const resolved = resolve(dirname(full), target!);
+        if (relative(webRoot, resolved).startsWith('..')) shared.add(resolved);
+      }
     }
   };
   visit(webRoot);
+  for (const file of [...shared].sort())
+    hash.update(file).update('\0').update(readFileSync(file)).update('\0');
   hash.update(readFileSync(import.meta.filename));
   return hash.digest('hex');
 }

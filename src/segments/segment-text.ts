@@ -36,6 +36,7 @@
  * expected, and `is`, `granted`, `denied`, `unknown` are read only after a purpose: none of them is
  * reserved, so `trait consent exists` still reads a trait named consent.
  */
+import { keywords, writeName } from './segment-words.ts';
 import {
   parseIsoDate,
   purposePattern,
@@ -108,43 +109,6 @@ export function printRule(rule: Rule): string {
 // ---------------------------------------------------------------------------------------------
 // Words
 
-const keywords = new Set([
-  'and',
-  'or',
-  'not',
-  'trait',
-  'event',
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'first',
-  'last',
-  'in',
-  'segment',
-  'has',
-  'where',
-  'between',
-  'contains',
-  'exists',
-  'before',
-  'after',
-  'within',
-  'ago',
-  'true',
-  'false',
-  'minute',
-  'minutes',
-  'hour',
-  'hours',
-  'day',
-  'days',
-  'week',
-  'weeks',
-]);
-
-const bareName = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
 const aggregates = ['count', 'sum', 'min', 'max', 'avg'] as const;
 const units: Readonly<Record<string, TimeUnit>> = {
   minute: 'minutes',
@@ -936,9 +900,7 @@ function printNode(rule: Rule, nested: boolean): string {
   }
 }
 
-function printName(name: string): string {
-  return bareName.test(name) && !keywords.has(name.toLowerCase()) ? name : JSON.stringify(name);
-}
+const printName = writeName;
 
 function printPath(path: readonly string[]): string {
   return path.map(printName).join('.');

@@ -1,4 +1,4 @@
-import { useEffect, useId, useState, type ReactNode, type RefObject } from 'react';
+import { useId, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
 import { ApiError } from '../../api.ts';
@@ -64,48 +64,4 @@ export function RoleBadge({ role }: { readonly role: Role }) {
 export function errorText(error: unknown): string {
   if (error instanceof ApiError) return [error.message, error.body.hint].filter(Boolean).join(' ');
   return error instanceof Error ? error.message : String(error);
-}
-
-/**
- * Copies a secret to the clipboard and says so. Where the browser gives no clipboard (plain http
- * from another machine), it selects the text instead, for Ctrl+C.
- */
-export function CopySecret({
-  text,
-  target,
-  what,
-}: {
-  readonly text: string;
-  readonly target: RefObject<HTMLElement | null>;
-  readonly what: string;
-}) {
-  const { t } = useTranslation('admin');
-  const [state, setState] = useState<'idle' | 'copied' | 'selected'>('idle');
-  useEffect(() => {
-    if (state !== 'copied') return;
-    const timer = window.setTimeout(() => setState('idle'), 2000);
-    return () => window.clearTimeout(timer);
-  }, [state]);
-
-  async function copy() {
-    try {
-      if (navigator.clipboard === undefined) throw new Error('No clipboard');
-      await navigator.clipboard.writeText(text);
-      setState('copied');
-    } catch {
-      if (target.current !== null) window.getSelection()?.selectAllChildren(target.current);
-      setState('selected');
-    }
-  }
-
-  return (
-    <span className="admin-copy">
-      <button type="button" onClick={() => void copy()} aria-label={`${t('copy', { ns: 'common' })} ${what}`}>
-        {state === 'copied' ? t('copied', { ns: 'common' }) : t('copy', { ns: 'common' })}
-      </button>
-      <span role="status" className={state === 'idle' ? 'visually-hidden' : 'muted admin-copy-status'}>
-        {state === 'copied' ? t('newToken.copied') : state === 'selected' ? t('newToken.select') : ''}
-      </span>
-    </span>
-  );
 }

@@ -58,8 +58,6 @@ export const admin = defineMessages(
     'newToken.warning':
       'Copy it now: Cible keeps only a hash of it and will never show it again. Anyone holding it acts with the role {{role}}.',
     'newToken.what': 'the API token',
-    'newToken.copied': 'The token is copied.',
-    'newToken.select': 'The clipboard is out of reach: the token is selected, press Ctrl+C.',
     'newToken.done': 'I have copied it',
     'tokenList.name': 'Name',
     'tokenList.role': 'Role',
@@ -166,8 +164,6 @@ export const admin = defineMessages(
     'newToken.warning':
       "Copiez-le maintenant : Cible n'en garde qu'une empreinte et ne le montrera plus jamais. Quiconque le détient agit avec le rôle {{role}}.",
     'newToken.what': "le jeton d'API",
-    'newToken.copied': 'Le jeton est copié.',
-    'newToken.select': 'Le presse-papiers est inaccessible : le jeton est sélectionné, faites Ctrl+C.',
     'newToken.done': "Je l'ai copié",
     'tokenList.name': 'Nom',
     'tokenList.role': 'Rôle',

@@ -19,7 +19,8 @@ import {
   type Token,
   type User,
 } from './admin-api.ts';
-import { Breakable, CopySecret, errorText, Field, Forbidden, RoleBadge } from './admin-parts.tsx';
+import { CopyButton } from '../../components/copy-button.tsx';
+import { Breakable, errorText, Field, Forbidden, RoleBadge } from './admin-parts.tsx';
 import './admin.css';
 
 export function UsersScreen() {
@@ -405,7 +406,7 @@ function CreateToken() {
             <code ref={secretRef} className="admin-secret-value" data-testid="new-token">
               {created.token}
             </code>
-            <CopySecret text={created.token} target={secretRef} what={t('newToken.what')} />
+            <CopyButton text={created.token} target={secretRef} what={t('newToken.what')} />
           </div>
           <button type="button" onClick={() => setCreated(null)}>
             {t('newToken.done')}

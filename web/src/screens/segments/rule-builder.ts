@@ -2,6 +2,7 @@
  * The form builder's conditions, written in the text language of rules (docs/segments.md), so the
  * form and the text stay one language: a condition built in the form is appended to the text.
  */
+import { keywords, writeName } from '../../../../src/segments/segment-words.ts';
 
 export const traitOperators = ['=', '!=', '<', '<=', '>', '>=', 'contains', 'exists'] as const;
 export const numberOperators = ['>=', '>', '=', '!=', '<=', '<'] as const;
@@ -77,51 +78,11 @@ export type BuildProblem =
 export type Built =
   { readonly ok: true; readonly text: string } | { readonly ok: false; readonly problem: BuildProblem };
 
-// The words of the language, which a name can only be in double quotes (segment-text.ts).
-const keywords = new Set([
-  'and',
-  'or',
-  'not',
-  'trait',
-  'event',
-  'count',
-  'sum',
-  'min',
-  'max',
-  'avg',
-  'first',
-  'last',
-  'in',
-  'segment',
-  'has',
-  'where',
-  'between',
-  'contains',
-  'exists',
-  'before',
-  'after',
-  'within',
-  'ago',
-  'true',
-  'false',
-  'minute',
-  'minutes',
-  'hour',
-  'hours',
-  'day',
-  'days',
-  'week',
-  'weeks',
-]);
-const bareName = /^[A-Za-z_][A-Za-z0-9_$-]*$/;
 const purposeName = /^[a-z][a-z0-9_]*$/;
 const number = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
 const wholeNumber = /^[1-9]\d*$/;
 
-/** A trait or property name, bare when the language allows it, else in double quotes. */
-export function writeName(name: string): string {
-  return bareName.test(name) && !keywords.has(name.toLowerCase()) ? name : JSON.stringify(name);
-}
+export { writeName };
 
 function writePath(path: string): string {
   return path

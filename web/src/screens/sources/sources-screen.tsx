@@ -9,7 +9,7 @@ import { formatDate, formatDateTime } from '../../components/format.ts';
 import { Page, Section } from '../../components/page.tsx';
 import { EmptyState, QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
-import { CopyButton } from './copy-button.tsx';
+import { CopyButton } from '../../components/copy-button.tsx';
 import { LiveDebugger } from './live-debugger.tsx';
 import { snippetsFor } from './snippets.ts';
 import { sourcesKey, useSources, type Source } from './source-api.ts';

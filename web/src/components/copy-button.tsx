@@ -16,7 +16,7 @@ export function CopyButton({
   /** What is copied, for screen readers: "the write key". */
   readonly what: string;
 }) {
-  const { t } = useTranslation('sources');
+  const { t } = useTranslation();
   const [state, setState] = useState<'idle' | 'copied' | 'selected'>('idle');
 
   useEffect(() => {
@@ -38,11 +38,11 @@ export function CopyButton({
   }
 
   return (
-    <span className="sources-copy">
+    <span className="copy">
       <button type="button" aria-label={t('copyWhat', { what })} onClick={() => void copy()}>
-        {state === 'copied' ? t('copied', { ns: 'common' }) : t('copy', { ns: 'common' })}
+        {state === 'copied' ? t('copied') : t('copy')}
       </button>
-      <span className={state === 'selected' ? 'muted sources-copy-status' : 'visually-hidden'} role="status">
+      <span className={state === 'selected' ? 'muted copy-status' : 'visually-hidden'} role="status">
         {state === 'selected' ? t('copyBySelection') : state === 'copied' ? t('copiedWhat', { what }) : ''}
       </span>
     </span>
