@@ -91,3 +91,9 @@ export const api = {
   patch: <T>(path: string, body?: unknown) => request<T>('PATCH', path, body),
   delete: <T>(path: string) => request<T>('DELETE', path),
 };
+
+/** What to tell a person about a failed call: the API's message and hint, or the error's text. */
+export function errorText(error: unknown): string {
+  if (error instanceof ApiError) return [error.message, error.body.hint].filter(Boolean).join(' ');
+  return error instanceof Error ? error.message : String(error);
+}

@@ -7,11 +7,11 @@ import { useSession } from './session.tsx';
 
 const links = [
   { to: '/', key: 'nav.overview', end: true },
-  { to: '/sources', key: 'nav.sources' },
+  { to: '/sources', key: 'nav.sources', write: true },
   { to: '/profiles', key: 'nav.profiles' },
   { to: '/segments', key: 'nav.segments' },
-  { to: '/imports', key: 'nav.imports' },
-  { to: '/quarantine', key: 'nav.quarantine' },
+  { to: '/imports', key: 'nav.imports', write: true },
+  { to: '/quarantine', key: 'nav.quarantine', write: true },
   { to: '/users', key: 'nav.users', admin: true },
   { to: '/audit', key: 'nav.audit', admin: true },
 ] as const;
@@ -41,7 +41,11 @@ export function Layout() {
       <nav className="sidebar" aria-label={t('mainNavigation')}>
         <ul>
           {links
-            .filter((link) => !('admin' in link) || permissions.admin)
+            // Screens of raw events and files, which hold personal data as sent, are not for analysts.
+            .filter(
+              (link) =>
+                (!('admin' in link) || permissions.admin) && (!('write' in link) || permissions.write),
+            )
             .map((link) => (
               <li key={link.to}>
                 <NavLink to={link.to} end={'end' in link}>

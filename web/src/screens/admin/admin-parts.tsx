@@ -1,7 +1,6 @@
 import { useId, type ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link } from 'react-router';
-import { ApiError } from '../../api.ts';
 import { Page } from '../../components/page.tsx';
 import type { Role } from '../../session.tsx';
 
@@ -60,8 +59,4 @@ export function RoleBadge({ role }: { readonly role: Role }) {
   return <span className={`role-badge role-${role}`}>{t(`role.${role}`)}</span>;
 }
 
-/** The API's message and hint, or the error's text. */
-export function errorText(error: unknown): string {
-  if (error instanceof ApiError) return [error.message, error.body.hint].filter(Boolean).join(' ');
-  return error instanceof Error ? error.message : String(error);
-}
+export { errorText } from '../../api.ts';

@@ -6,6 +6,7 @@ import { api, ApiError } from '../../api.ts';
 import { ConfirmDialog } from '../../components/confirm-dialog.tsx';
 import { DataTable, type Column } from '../../components/data-table.tsx';
 import { formatDateTime, formatNumber } from '../../components/format.ts';
+import { RoleGate } from '../../components/role-gate.tsx';
 import { Page, Section, Stat } from '../../components/page.tsx';
 import { EmptyState, ErrorState, Loading, QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
@@ -18,19 +19,14 @@ export function ImportsScreen() {
   const { t } = useTranslation('imports');
   const { permissions } = useSession();
   // Imports bring in and show personal data: administrators and marketers only.
-  if (!permissions.write) {
-    return (
-      <Page title={t('title')}>
-        <EmptyState>{t('forbiddenRole')}</EmptyState>
-      </Page>
-    );
-  }
   return (
-    <Routes>
-      <Route index element={<ImportList />} />
-      <Route path="new" element={<NewImport />} />
-      <Route path=":id" element={<ImportDetail />} />
-    </Routes>
+    <RoleGate allowed={permissions.write} title={t('title')} message={t('forbiddenRole')}>
+      <Routes>
+        <Route index element={<ImportList />} />
+        <Route path="new" element={<NewImport />} />
+        <Route path=":id" element={<ImportDetail />} />
+      </Routes>
+    </RoleGate>
   );
 }
 

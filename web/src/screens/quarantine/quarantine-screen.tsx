@@ -6,8 +6,9 @@ import { api, ApiError } from '../../api.ts';
 import { ConfirmDialog } from '../../components/confirm-dialog.tsx';
 import { DataTable, type Column } from '../../components/data-table.tsx';
 import { formatDateTime, formatNumber } from '../../components/format.ts';
+import { RoleGate } from '../../components/role-gate.tsx';
 import { Page, Section } from '../../components/page.tsx';
-import { EmptyState, QueryView } from '../../components/states.tsx';
+import { QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
 import { sourceNameOf, useSources } from '../sources/source-api.ts';
 import { QuarantineDetail } from './quarantine-detail.tsx';
@@ -19,18 +20,13 @@ export function QuarantineScreen() {
   const { t } = useTranslation('quarantine');
   const { permissions } = useSession();
   // Rejected events hold personal data as sent: administrators and marketers only.
-  if (!permissions.write) {
-    return (
-      <Page title={t('title')}>
-        <EmptyState>{t('forbiddenRole')}</EmptyState>
-      </Page>
-    );
-  }
   return (
-    <Routes>
-      <Route index element={<QuarantineList />} />
-      <Route path=":id" element={<QuarantineDetail />} />
-    </Routes>
+    <RoleGate allowed={permissions.write} title={t('title')} message={t('forbiddenRole')}>
+      <Routes>
+        <Route index element={<QuarantineList />} />
+        <Route path=":id" element={<QuarantineDetail />} />
+      </Routes>
+    </RoleGate>
   );
 }
 

@@ -2,10 +2,11 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { useRef, useState, type FormEvent } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, Route, Routes, useLocation, useNavigate, useParams, useSearchParams } from 'react-router';
-import { api, ApiError } from '../../api.ts';
+import { api, errorText } from '../../api.ts';
 import { ConfirmDialog } from '../../components/confirm-dialog.tsx';
 import { DataTable, type Column } from '../../components/data-table.tsx';
 import { formatDate, formatDateTime } from '../../components/format.ts';
+import { RoleGate } from '../../components/role-gate.tsx';
 import { Page, Section } from '../../components/page.tsx';
 import { EmptyState, QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
@@ -19,25 +20,15 @@ export function SourcesScreen() {
   const { t } = useTranslation('sources');
   const { permissions } = useSession();
   // Sources and raw events are open to administrators and marketers only: no request that would be refused.
-  if (!permissions.write) {
-    return (
-      <Page title={t('title')}>
-        <EmptyState>{t('forbiddenRole')}</EmptyState>
-      </Page>
-    );
-  }
   return (
-    <Routes>
-      <Route index element={<SourceList />} />
-      <Route path="events" element={<EventsPage />} />
-      <Route path=":id" element={<SourceDetail />} />
-    </Routes>
+    <RoleGate allowed={permissions.write} title={t('title')} message={t('forbiddenRole')}>
+      <Routes>
+        <Route index element={<SourceList />} />
+        <Route path="events" element={<EventsPage />} />
+        <Route path=":id" element={<SourceDetail />} />
+      </Routes>
+    </RoleGate>
   );
-}
-
-function errorText(error: unknown): string {
-  if (error instanceof ApiError) return [error.message, error.body.hint].filter(Boolean).join(' ');
-  return error instanceof Error ? error.message : String(error);
 }
 
 function SourceList() {
