@@ -412,3 +412,17 @@ test('consent survives a restart, and is still told from repetitions after it', 
   const again = await putConsent(apiUser.id, { purposes: { sms: 'granted' } });
   assert.equal((again.body as unknown as ConsentView).history.length, apiUser.consent.history.length);
 });
+
+test('consent-manager categories that stand for no purpose are counted, for the rules file', async () => {
+  const page = (minute: number) => ({
+    type: 'page',
+    anonymousId: 'unknown-category-visitor',
+    timestamp: at(minute),
+    messageId: `unknown-category-${minute}`,
+    context: { consent: { categoryPreferences: { Analytics: true, C0042: true } } },
+  });
+  await cible.sendBatch(web, [page(0), page(1), page(2)]);
+  const stats = await cible.admin<{ consent: { unknownCategories: Record<string, number> } }>('/api/stats');
+  assert.equal(stats.consent.unknownCategories.C0042, 3);
+  assert.equal(stats.consent.unknownCategories.Analytics, undefined);
+});

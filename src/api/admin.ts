@@ -215,6 +215,7 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
           lastStoreWriteEvents: options.writer.stats.lastStoreWriteEvents,
           dedupeWindowMessages: options.dedupe.size,
         },
+        consent: { unknownCategories: options.identity.unknownConsentCategories() },
         uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
       };
     },

@@ -85,6 +85,11 @@ export interface IdentityResolver {
     observations: readonly ConsentObservation[],
     changes: PendingIdentityChanges,
   ): { readonly profileId: number; readonly recorded: readonly ConsentObservation[] } | undefined;
+  /**
+   * Consent-manager categories the SDK sent that stand for no purpose (add them to
+   * `consent.categories` in the rules file), with the number of events that carried each, since start.
+   */
+  unknownConsentCategories(): Readonly<Record<string, number>>;
   /** Swaps in a graph rebuilt from the store (after a failed commit left this one ahead of it). */
   replace(graph: IdentityGraph, lastMergeId: number, activeMerges: Map<number, number>): void;
   /** Undoes the merge that absorbed this profile; undefined when it was never absorbed. */
@@ -145,6 +150,8 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
    * `consentObservationsOf`) and remembered as the purposes and states it stands for.
    */
   const preferenceSets = new Map<string, readonly ConsentStateEntry[]>();
+  const unknownCategoriesOf = new Map<string, readonly string[]>();
+  const unknownCategories = new Map<string, number>();
   const preferences = (consentValue: unknown, event: StoredEvent): ConsentObservation[] => {
     const text = JSON.stringify(consentValue);
     let entries = preferenceSets.get(text);
@@ -156,12 +163,20 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
         properties: null,
         context: `{"consent":${text}}`,
       };
-      entries = consentObservationsOf(alone, consentRules).observations.map(({ purpose, state }) => ({
-        purpose,
-        state,
-      }));
-      if (preferenceSets.size >= maxPreferenceSets) preferenceSets.clear();
+      const extraction = consentObservationsOf(alone, consentRules);
+      entries = extraction.observations.map(({ purpose, state }) => ({ purpose, state }));
+      if (preferenceSets.size >= maxPreferenceSets) {
+        preferenceSets.clear();
+        unknownCategoriesOf.clear();
+      }
       preferenceSets.set(text, entries);
+      if (extraction.unknownCategories.length > 0)
+        unknownCategoriesOf.set(text, extraction.unknownCategories);
+    }
+    for (const category of unknownCategoriesOf.get(text) ?? []) {
+      if (unknownCategories.has(category) || unknownCategories.size < maxPreferenceSets) {
+        unknownCategories.set(category, (unknownCategories.get(category) ?? 0) + 1);
+      }
     }
     return entries.map(({ purpose, state }) => ({
       purpose,
@@ -202,6 +217,7 @@ export function createIdentityResolver(options: IdentityResolverOptions): Identi
     },
     consentRules,
     hasConsent: (members) => consent.has(members),
+    unknownConsentCategories: () => Object.fromEntries(unknownCategories),
     consentOf: (members) => consent.statusOf(members),
     recordConsent(profileId, observations, changes) {
       const person = graph.canonical(profileId);
