@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
 import { skipWithoutChromium, startConsole, type ConsoleFixture } from './console-browser.ts';
 
 // A newcomer's first visit, on the demo data set: sign in, find a person, open their 360° view,
@@ -16,6 +17,14 @@ after(async () => {
   if (skipWithoutChromium !== false) return;
   await fixture.close();
 });
+
+/** Waits for the overview's three charts to be drawn, for the screenshot. */
+async function chartsDrawn(page: Page): Promise<void> {
+  await page.locator('.chart canvas').nth(2).waitFor();
+  for (let tries = 0; tries < 50 && (await page.locator('.chart-loading').count()) > 0; tries++) {
+    await page.waitForTimeout(100);
+  }
+}
 
 /** A person of the demo who signed up on the web site: their e-mail and user id. */
 function signedUpPerson(): { email: string; userId: string } {
@@ -36,6 +45,7 @@ test(
     const page = await fixture.newPage();
     await fixture.signIn(page, 'marketer');
     await page.getByRole('heading', { level: 1, name: 'Overview' }).waitFor();
+    await chartsDrawn(page);
     await fixture.screenshot(page, 'demo-overview');
 
     const person = signedUpPerson();
@@ -122,6 +132,7 @@ test(
     await navigation.getByRole('link', { name: 'Profils' }).waitFor();
     await navigation.getByRole('link', { name: "Vue d'ensemble" }).click();
     await page.getByRole('heading', { level: 1, name: "Vue d'ensemble" }).waitFor();
+    await chartsDrawn(page);
     await fixture.screenshot(page, 'demo-overview-french');
     await page.context().close();
   },

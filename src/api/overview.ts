@@ -114,7 +114,7 @@ export async function overviewApi(fastify: FastifyInstance, options: OverviewApi
     const range = lastMinutes(at);
     const [events, counts] = await Promise.all([
       store.countEvents(),
-      store.countEventsOverTime({ ...range, bucketMs: minute, bySourceAndType: false }),
+      store.countEventsOverTime({ ...range, time: 'received', bucketMs: minute, bySourceAndType: false }),
     ]);
     return { events, perMinute: perMinute(range.from, counts) };
   }
@@ -203,7 +203,9 @@ export async function overviewApi(fastify: FastifyInstance, options: OverviewApi
       const range = bucketRange(at, days, timeZone);
       const [current, counts, quarantine] = await Promise.all([
         live(at),
+        // When events happened: an imported history falls on its own days, not on the import's.
         store.countEventsOverTime({
+          time: 'event',
           from: range.from,
           to: range.to,
           bucketMs: range.bucketMs,

@@ -1012,7 +1012,13 @@ export function storeContract(
         });
         const from = Date.UTC(2026, 2, 28);
         const to = Date.UTC(2026, 2, 30);
-        const utc = await own.countEventsOverTime({ from, to, bucketMs: day, bySourceAndType: true });
+        const utc = await own.countEventsOverTime({
+          time: 'received',
+          from,
+          to,
+          bucketMs: day,
+          bySourceAndType: true,
+        });
         const first = from / day;
         assert.deepEqual(utc, [
           { bucket: first, sourceId: 'src_a', type: 'page', count: 1 },
@@ -1021,6 +1027,7 @@ export function storeContract(
           { bucket: first + 1, sourceId: 'src_a', type: 'track', count: 1 },
         ]);
         const paris = await own.countEventsOverTime({
+          time: 'received',
           from,
           to,
           bucketMs: day,
@@ -1030,12 +1037,18 @@ export function storeContract(
           ],
           bySourceAndType: false,
         });
+        // By event time (a day before reception here), only the event received on the 29th is in range.
+        assert.deepEqual(
+          await own.countEventsOverTime({ time: 'event', from, to, bucketMs: day, bySourceAndType: true }),
+          [{ bucket: first, sourceId: 'src_a', type: 'track', count: 1 }],
+        );
         assert.deepEqual(paris, [
           { bucket: first, sourceId: null, type: null, count: 2 },
           { bucket: first + 1, sourceId: null, type: null, count: 1 },
           { bucket: first + 2, sourceId: null, type: null, count: 1 },
         ]);
         const minutes = await own.countEventsOverTime({
+          time: 'received',
           from: at,
           to: at + hour,
           bucketMs: 60_000,

@@ -307,9 +307,14 @@ export interface QualityReport {
 }
 
 export interface EventCountQuery {
-  /** Received at or after, ms. */
+  /**
+   * Which time counts: `received` (when Cible received the event: what arrives now) or `event` (the
+   * corrected `timestamp`: when it happened, so an imported history falls on its own days).
+   */
+  readonly time: 'received' | 'event';
+  /** At or after, ms. */
   readonly from: number;
-  /** Received before, ms. */
+  /** Before, ms. */
   readonly to: number;
   /** The length of a bucket, ms: a minute, an hour, a day. */
   readonly bucketMs: number;
