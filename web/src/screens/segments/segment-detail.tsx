@@ -4,7 +4,7 @@ import { useTranslation } from 'react-i18next';
 import { Link, useNavigate, useParams } from 'react-router';
 import { Chart, type ChartOption } from '../../components/chart.tsx';
 import { ConfirmDialog } from '../../components/confirm-dialog.tsx';
-import { DataTable } from '../../components/data-table.tsx';
+import { DataTable, type Column } from '../../components/data-table.tsx';
 import {
   formatDate,
   formatDateTime,
@@ -441,28 +441,7 @@ function DistinguishingSection({ segment }: { readonly segment: Segment }) {
                           </>
                         ),
                       },
-                      {
-                        key: 'members',
-                        header: t('distinguishing.memberShare'),
-                        numeric: true,
-                        cell: (row) => (
-                          <span className="share-cell">
-                            <ShareBar share={row.memberShare} />
-                            {formatPercent(row.memberShare)}
-                          </span>
-                        ),
-                      },
-                      {
-                        key: 'base',
-                        header: t('distinguishing.baseShare'),
-                        numeric: true,
-                        cell: (row) => (
-                          <span className="share-cell">
-                            <ShareBar share={row.baseShare} tone="base" />
-                            {formatPercent(row.baseShare)}
-                          </span>
-                        ),
-                      },
+                      ...shareColumns(t('distinguishing.memberShare'), t('distinguishing.baseShare')),
                       {
                         key: 'lift',
                         header: t('distinguishing.lift'),
@@ -488,28 +467,7 @@ function DistinguishingSection({ segment }: { readonly segment: Segment }) {
                         header: t('distinguishing.event'),
                         cell: (row) => (row.type === 'page' ? t('distinguishing.pageViews') : row.event),
                       },
-                      {
-                        key: 'members',
-                        header: t('distinguishing.memberShare'),
-                        numeric: true,
-                        cell: (row) => (
-                          <span className="share-cell">
-                            <ShareBar share={row.memberShare} />
-                            {formatPercent(row.memberShare)}
-                          </span>
-                        ),
-                      },
-                      {
-                        key: 'base',
-                        header: t('distinguishing.baseShare'),
-                        numeric: true,
-                        cell: (row) => (
-                          <span className="share-cell">
-                            <ShareBar share={row.baseShare} tone="base" />
-                            {formatPercent(row.baseShare)}
-                          </span>
-                        ),
-                      },
+                      ...shareColumns(t('distinguishing.memberShare'), t('distinguishing.baseShare')),
                       {
                         key: 'perMember',
                         header: t('distinguishing.perMember'),
@@ -533,4 +491,35 @@ function DistinguishingSection({ segment }: { readonly segment: Segment }) {
       </QueryView>
     </Section>
   );
+}
+
+/** The two columns of the report that compare members with the whole base, as bars and percentages. */
+function shareColumns<T extends { readonly memberShare: number; readonly baseShare: number }>(
+  membersHeader: string,
+  baseHeader: string,
+): Column<T>[] {
+  return [
+    {
+      key: 'members',
+      header: membersHeader,
+      numeric: true,
+      cell: (row) => (
+        <span className="share-cell">
+          <ShareBar share={row.memberShare} />
+          {formatPercent(row.memberShare)}
+        </span>
+      ),
+    },
+    {
+      key: 'base',
+      header: baseHeader,
+      numeric: true,
+      cell: (row) => (
+        <span className="share-cell">
+          <ShareBar share={row.baseShare} tone="base" />
+          {formatPercent(row.baseShare)}
+        </span>
+      ),
+    },
+  ];
 }
