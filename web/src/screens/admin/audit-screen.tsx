@@ -1,10 +1,10 @@
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { useSearchParams } from 'react-router';
 import { api } from '../../api.ts';
 import { DataTable, type Column } from '../../components/data-table.tsx';
 import { formatDateTime } from '../../components/format.ts';
+import { Pager, useCursorPages } from '../../components/pager.tsx';
 import { Page, Section } from '../../components/page.tsx';
 import { QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
@@ -38,9 +38,8 @@ function AuditLog() {
     FilterName,
     string
   >;
-  // Cursors of the pages before this one: Previous pops, Next pushes.
-  const [cursors, setCursors] = useState<number[]>([]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
   const from = filters.from === '' ? undefined : startOfDay(filters.from);
   const to = filters.to === '' ? undefined : startOfDay(filters.to, 1);
   const badRange = from !== undefined && to !== undefined && to <= from;
@@ -64,7 +63,7 @@ function AuditLog() {
     if (value === '') next.delete(name);
     else next.set(name, value);
     setParams(next, { replace: true });
-    setCursors([]);
+    pages.reset();
   }
 
   // Users and tokens by name rather than by id, where they still exist.
@@ -112,7 +111,6 @@ function AuditLog() {
     },
   ];
 
-  const page = cursors.length + 1;
   return (
     <Page title={t('audit.title')} subtitle={t('audit.subtitle')}>
       <Section title={t('audit.filters')}>
@@ -155,7 +153,7 @@ function AuditLog() {
               type="button"
               onClick={() => {
                 setParams(new URLSearchParams(), { replace: true });
-                setCursors([]);
+                pages.reset();
               }}
             >
               {t('audit.clear')}
@@ -172,7 +170,7 @@ function AuditLog() {
         {!badRange && (
           <QueryView
             query={query}
-            isEmpty={(data) => data.entries.length === 0 && page === 1}
+            isEmpty={(data) => data.entries.length === 0 && !pages.hasPrevious}
             empty={t('audit.empty')}
           >
             {(data) => (
@@ -183,26 +181,7 @@ function AuditLog() {
                   rows={data.entries}
                   rowKey={(entry) => String(entry.seq)}
                 />
-                <nav className="admin-pages" aria-label={t('audit.entries')}>
-                  <button
-                    type="button"
-                    disabled={cursors.length === 0}
-                    onClick={() => setCursors((previous) => previous.slice(0, -1))}
-                  >
-                    {t('previous', { ns: 'common' })}
-                  </button>
-                  <span className="muted">{t('audit.page', { page })}</span>
-                  <button
-                    type="button"
-                    disabled={data.nextCursor === null}
-                    onClick={() => {
-                      const next = data.nextCursor;
-                      if (next !== null) setCursors((previous) => [...previous, next]);
-                    }}
-                  >
-                    {t('next', { ns: 'common' })}
-                  </button>
-                </nav>
+                <Pager label={t('audit.entries')} pages={pages} nextCursor={data.nextCursor} />
               </div>
             )}
           </QueryView>

@@ -7,6 +7,7 @@ import { ConfirmDialog } from '../../components/confirm-dialog.tsx';
 import { DataTable, type Column } from '../../components/data-table.tsx';
 import { formatDateTime, formatNumber } from '../../components/format.ts';
 import { RoleGate } from '../../components/role-gate.tsx';
+import { Pager, useCursorPages } from '../../components/pager.tsx';
 import { Page, Section, Stat } from '../../components/page.tsx';
 import { EmptyState, ErrorState, Loading, QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
@@ -40,9 +41,8 @@ function StatusBadge({ job }: { readonly job: Pick<ImportJob, 'status'> }) {
 function ImportList() {
   const { t } = useTranslation('imports');
   const navigate = useNavigate();
-  // Cursors of the pages before this one, to go back.
-  const [cursors, setCursors] = useState<number[]>([]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
   const query = useQuery({
     queryKey: ['imports', cursor ?? null],
     queryFn: () =>
@@ -103,26 +103,7 @@ function ImportList() {
                 rowLabel={(job) => t('list.open', { name: job.fileName })}
                 onRowClick={(job) => void navigate(job.id)}
               />
-              {(cursors.length > 0 || data.nextCursor !== null) && (
-                <div className="row imports-pager">
-                  <button
-                    type="button"
-                    disabled={cursors.length === 0}
-                    onClick={() => setCursors((list) => list.slice(0, -1))}
-                  >
-                    {t('previous', { ns: 'common' })}
-                  </button>
-                  <button
-                    type="button"
-                    disabled={data.nextCursor === null}
-                    onClick={() =>
-                      data.nextCursor !== null && setCursors((list) => [...list, data.nextCursor!])
-                    }
-                  >
-                    {t('next', { ns: 'common' })}
-                  </button>
-                </div>
-              )}
+              <Pager label={t('list.pages')} pages={pages} nextCursor={data.nextCursor} />
             </div>
           )}
         </QueryView>

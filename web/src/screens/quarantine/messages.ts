@@ -21,6 +21,7 @@ export const quarantine = defineMessages(
     'list.reason': 'Reason',
     'list.kind': 'What',
     'list.status': 'Status',
+    'list.pages': 'Pages of rejected records',
     'list.empty': 'No rejected record matches these filters.',
     'list.emptyPending': 'Nothing waits in quarantine: every event sent was accepted or has been replayed.',
     'list.open': 'Open rejected record {{id}}, {{code}}',
@@ -88,6 +89,7 @@ export const quarantine = defineMessages(
     'list.reason': 'Raison',
     'list.kind': 'Quoi',
     'list.status': 'État',
+    'list.pages': 'Pages de rejets',
     'list.empty': 'Aucun rejet ne correspond à ces filtres.',
     'list.emptyPending':
       'Rien n’attend en quarantaine : chaque événement envoyé a été accepté ou a été rejoué.',

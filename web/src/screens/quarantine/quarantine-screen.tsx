@@ -7,6 +7,7 @@ import { ConfirmDialog } from '../../components/confirm-dialog.tsx';
 import { DataTable, type Column } from '../../components/data-table.tsx';
 import { formatDateTime, formatNumber } from '../../components/format.ts';
 import { RoleGate } from '../../components/role-gate.tsx';
+import { Pager, useCursorPages } from '../../components/pager.tsx';
 import { Page, Section } from '../../components/page.tsx';
 import { QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
@@ -40,8 +41,8 @@ function QuarantineList() {
   const status = params.get('status') ?? 'pending';
   const sourceId = params.get('sourceId') ?? '';
   const code = params.get('code') ?? '';
-  const [cursors, setCursors] = useState<number[]>([]);
-  const cursor = cursors.at(-1);
+  const pages = useCursorPages();
+  const cursor = pages.cursor;
   const [asking, setAsking] = useState(false);
   const sources = useSources();
   const nameOf = sourceNameOf(sources.data);
@@ -73,7 +74,7 @@ function QuarantineList() {
     if (value === '' || (name === 'status' && value === 'pending')) next.delete(name);
     else next.set(name, value);
     setParams(next, { replace: true });
-    setCursors([]);
+    pages.reset();
   }
 
   const codes = [...new Set(query.data?.records.map((record) => record.code) ?? [])].sort();
@@ -169,27 +170,7 @@ function QuarantineList() {
                   rowLabel={(record) => t('list.open', { id: record.id, code: record.code })}
                   onRowClick={(record) => void navigate(String(record.id))}
                 />
-                {(cursors.length > 0 || data.nextCursor !== null) && (
-                  <div className="row quarantine-pager">
-                    <button
-                      type="button"
-                      disabled={cursors.length === 0}
-                      onClick={() => setCursors((list) => list.slice(0, -1))}
-                    >
-                      {t('previous', { ns: 'common' })}
-                    </button>
-                    <button
-                      type="button"
-                      disabled={data.nextCursor === null}
-                      onClick={() => {
-                        const next = data.nextCursor;
-                        if (next !== null) setCursors((list) => [...list, next]);
-                      }}
-                    >
-                      {t('next', { ns: 'common' })}
-                    </button>
-                  </div>
-                )}
+                <Pager label={t('list.pages')} pages={pages} nextCursor={data.nextCursor} />
               </div>
             )}
           </QueryView>

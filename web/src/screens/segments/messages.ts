@@ -5,7 +5,6 @@ export const segments = defineMessages(
     title: 'Segments',
     subtitle: 'Saved rules that say who is in them, kept up to date as events arrive.',
     new: 'New segment',
-    page: 'Page {{page}}',
 
     'tabs.label': 'Segment views',
     'tabs.list': 'All segments',
@@ -237,7 +236,6 @@ export const segments = defineMessages(
     subtitle:
       'Des règles enregistrées qui disent qui en fait partie, tenues à jour à l’arrivée des événements.',
     new: 'Nouveau segment',
-    page: 'Page {{page}}',
 
     'tabs.label': 'Vues des segments',
     'tabs.list': 'Tous les segments',

@@ -6,7 +6,8 @@ import { formatDateTime, formatNumber, formatPercent } from '../../components/fo
 import { Page, Section, Stat } from '../../components/page.tsx';
 import { QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
-import { Pager, ProfileLink, SegmentTabs, useCursorPages } from './parts.tsx';
+import { Pager, useCursorPages } from '../../components/pager.tsx';
+import { ProfileLink, SegmentTabs } from './parts.tsx';
 import { segmentKeys, segmentsApi, type Rfm, type RfmSelection } from './segments-api.ts';
 
 const scores = [1, 2, 3, 4, 5] as const;
@@ -296,14 +297,7 @@ function RfmMembers({
                 },
               ]}
             />
-            <Pager
-              label={t('rfm.membersPages')}
-              page={pages.page}
-              hasPrevious={pages.hasPrevious}
-              nextCursor={page.nextCursor}
-              onPrevious={pages.previous}
-              onNext={pages.next}
-            />
+            <Pager label={t('rfm.membersPages')} pages={pages} nextCursor={page.nextCursor} />
           </>
         )}
       </QueryView>

@@ -15,7 +15,8 @@ import {
 import { Page, Section, Stat } from '../../components/page.tsx';
 import { EmptyState, QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
-import { Field, Pager, ProfileLink, ShareBar, useCursorPages } from './parts.tsx';
+import { Pager, useCursorPages } from '../../components/pager.tsx';
+import { Field, ProfileLink, ShareBar } from './parts.tsx';
 import { segmentKeys, segmentsApi, type Segment } from './segments-api.ts';
 
 const day = 86_400_000;
@@ -334,14 +335,7 @@ function MembersSection({ segment }: { readonly segment: Segment }) {
                 },
               ]}
             />
-            <Pager
-              label={t('detail.membersPages')}
-              page={pages.page}
-              hasPrevious={pages.hasPrevious}
-              nextCursor={page.nextCursor}
-              onPrevious={pages.previous}
-              onNext={pages.next}
-            />
+            <Pager label={t('detail.membersPages')} pages={pages} nextCursor={page.nextCursor} />
           </>
         )}
       </QueryView>
@@ -386,14 +380,7 @@ function ChangesSection({ segment }: { readonly segment: Segment }) {
                 { key: 'at', header: t('changes.at'), cell: (change) => formatDateTime(change.timestamp) },
               ]}
             />
-            <Pager
-              label={t('changes.pages')}
-              page={pages.page}
-              hasPrevious={pages.hasPrevious}
-              nextCursor={page.nextCursor}
-              onPrevious={pages.previous}
-              onNext={pages.next}
-            />
+            <Pager label={t('changes.pages')} pages={pages} nextCursor={page.nextCursor} />
           </>
         )}
       </QueryView>
