@@ -193,6 +193,7 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
       soakEvents: soak === undefined ? null : stored,
       soakEventsPerSec: soak === undefined ? null : Math.round(soak.eventsPerSec),
       dataDirMb: round(dataMb, 1),
+      memoryAtEndMb: final.memoryMb ?? null,
       loadAverageAtStart: round(loadAverage, 2),
       acknowledgedEvents: client.acknowledged,
       storedEvents: stored,
@@ -229,6 +230,14 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
           ? ')'
           : `; ${result.peakRssMbBeforeSoak} MB before the soak, ${result.endRssMb} MB at the end)`),
     );
+    if (final.memoryMb !== undefined) {
+      const m = final.memoryMb;
+      console.log(
+        `  memory       at the end: RSS ${m.rss} MB = JavaScript heap ${m.heapUsed} MB + array buffers ` +
+          `${m.arrayBuffers} MB + DuckDB ${m.store} MB (limit ${m.storeLimit}) + the rest ` +
+          `${round(m.rss - m.heapUsed - m.arrayBuffers - m.store, 1)} MB; ${fmt(m.dedupeMessages)} messages in the de-duplication window`,
+      );
+    }
     console.log(`  data dir     ${result.dataDirMb} MB (database and WAL)`);
     console.log(`  stored       ${fmt(stored)} events, acknowledged ${fmt(client.acknowledged)}`);
     if (!verified) {

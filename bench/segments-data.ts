@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { Presets, SingleBar } from 'cli-progress';
 import { databaseFileName, migrate } from '../src/store/duckdb/duckdb-store.ts';
+import { insertIntoEventPartitions } from '../src/store/duckdb/event-partitions.ts';
 import { migrations } from '../src/store/duckdb/migrations.ts';
 import { fmt, log } from './measure.ts';
 
@@ -254,13 +255,22 @@ async function insertEvents(connection: DuckDBConnection, profiles: number, even
   try {
     for (let first = 0; first < events; first += eventsPerChunk) {
       const last = Math.min(events, first + eventsPerChunk);
-      await connection.run(eventsSql(profiles, events, first, last));
+      // Built once, then shared out among the partitions of the events table.
+      await connection.run(
+        `CREATE OR REPLACE TEMP TABLE bench_events AS ${eventsSql(profiles, events, first, last)}`,
+      );
+      for (const statement of insertIntoEventPartitions(eventColumns, 'bench_events'))
+        await connection.run(statement);
+      await connection.run('DROP TABLE bench_events');
       bar.update(last);
     }
   } finally {
     bar.stop();
   }
 }
+
+const eventColumns =
+  'seq, source_id, message_id, type, event, name, user_id, anonymous_id, timestamp, received_at, properties, profile_id';
 
 /** Events first..last-1 of `events`, spread evenly over the year in arrival order. */
 function eventsSql(profiles: number, events: number, first: number, last: number): string {
@@ -277,9 +287,7 @@ function eventsSql(profiles: number, events: number, first: number, last: number
   // One order in a hundred comes from a source that sends the revenue as a string.
   const revenueJson = `CASE WHEN ${draw('i', 'text_revenue')} < 0.01 THEN '"' || ${revenue} || '"' ELSE ${revenue} END`;
   const category = oneOf('i', 'category', categories);
-  return `INSERT INTO events (seq, source_id, message_id, type, event, name, user_id, anonymous_id,
-                              timestamp, received_at, properties, profile_id)
-    WITH drawn AS (
+  return `WITH drawn AS (
       SELECT i, 1 + (${rank} * ${shuffle}) % ${profiles} AS profile,
              CASE WHEN ${kind} < ${orders} THEN 'Order Completed'
                   WHEN ${kind} < ${orders} + 0.15 THEN 'Email Opened'
@@ -287,16 +295,16 @@ function eventsSql(profiles: number, events: number, first: number, last: number
              ${inYear(`(i + ${draw('i', 'jitter')}) / ${events}`)} AS happened_at
       FROM range(${first}, ${last}) t(i)
     )
-    SELECT i + 1,
-           CASE WHEN hash(profile, 'app') % 3 = 0 THEN 'src_app' ELSE 'src_web' END,
-           'evt-' || i,
-           CASE WHEN event IS NULL THEN 'page' ELSE 'track' END,
+    SELECT i + 1 AS seq,
+           CASE WHEN hash(profile, 'app') % 3 = 0 THEN 'src_app' ELSE 'src_web' END AS source_id,
+           'evt-' || i AS message_id,
+           CASE WHEN event IS NULL THEN 'page' ELSE 'track' END AS type,
            event,
-           CASE WHEN event IS NULL THEN ${oneOf('i', 'page', pages)} END,
-           CASE WHEN ${hasEmail('profile')} THEN 'u' || profile END,
-           'anon-' || profile,
-           happened_at,
-           happened_at + to_milliseconds((hash(i, 'received') % 5000)::BIGINT),
+           CASE WHEN event IS NULL THEN ${oneOf('i', 'page', pages)} END AS name,
+           CASE WHEN ${hasEmail('profile')} THEN 'u' || profile END AS user_id,
+           'anon-' || profile AS anonymous_id,
+           happened_at AS timestamp,
+           happened_at + to_milliseconds((hash(i, 'received') % 5000)::BIGINT) AS received_at,
            CASE event
              WHEN 'Order Completed' THEN '{"order_id":"o' || i || '","revenue":' || ${revenueJson} ||
                ',"currency":"EUR","category":"' || ${category} || '"}'
@@ -304,7 +312,7 @@ function eventsSql(profiles: number, events: number, first: number, last: number
                ${category} || '","price":' || ${revenue} || '}'
              WHEN 'Email Opened' THEN '{"campaign":"c' || hash(i, 'campaign') % 40 || '"}'
              ELSE '{"path":"/' || hash(i, 'path') % 1000 || '"}'
-           END,
-           profile
+           END AS properties,
+           profile AS profile_id
     FROM drawn`;
 }

@@ -19,7 +19,7 @@ export interface StartServerOptions {
 
 /** `cible serve` on the data directory, with a fresh admin token; resolves once it listens. */
 export async function startServer(dataDir: string, options: StartServerOptions = {}): Promise<BenchServer> {
-  const token = randomBytes(16).toString('hex');
+  const token = process.env.CIBLE_BENCH_ADMIN_TOKEN ?? randomBytes(16).toString('hex');
   const cible = await spawnCibleProcess({
     dataDir,
     nodeFlags: options.nodeFlags ?? [],
@@ -67,6 +67,19 @@ export interface Stats {
   /** Profile documents stored, and whether some people may still lack one. */
   readonly documents: number;
   readonly buildingDocuments: boolean;
+  /** The server's memory by owner, in MB (what `/api/stats` reports), when it reports it. */
+  readonly memoryMb?: MemoryMb;
+}
+
+export interface MemoryMb {
+  readonly rss: number;
+  readonly heapUsed: number;
+  /** Buffers and typed arrays outside the JavaScript heap (the de-duplication set...). */
+  readonly arrayBuffers: number;
+  /** What DuckDB's buffer manager holds, and its limit. */
+  readonly store: number;
+  readonly storeLimit: number;
+  readonly dedupeMessages: number;
 }
 
 export async function stats(server: BenchServer): Promise<Stats> {
@@ -84,9 +97,16 @@ export async function stats(server: BenchServer): Promise<Stats> {
     events: number;
     profiles?: number;
     identifiers?: number;
-    ingest?: { commits?: number; accepted?: number };
+    ingest?: { commits?: number; accepted?: number; dedupeWindowMessages?: number };
     profileDocuments?: { documents: number; building: boolean };
+    memory?: {
+      rssBytes: number;
+      heapUsedBytes: number;
+      arrayBuffersBytes: number;
+      store: { usedBytes: number; limitBytes: number };
+    };
   };
+  const mb = (bytes: number) => Math.round(bytes / 1e5) / 10;
   return {
     events: body.events,
     profiles: body.profiles ?? 0,
@@ -95,6 +115,18 @@ export async function stats(server: BenchServer): Promise<Stats> {
     accepted: body.ingest?.accepted ?? 0,
     documents: body.profileDocuments?.documents ?? 0,
     buildingDocuments: body.profileDocuments?.building ?? false,
+    ...(body.memory === undefined
+      ? {}
+      : {
+          memoryMb: {
+            rss: mb(body.memory.rssBytes),
+            heapUsed: mb(body.memory.heapUsedBytes),
+            arrayBuffers: mb(body.memory.arrayBuffersBytes),
+            store: mb(body.memory.store.usedBytes),
+            storeLimit: mb(body.memory.store.limitBytes),
+            dedupeMessages: body.ingest?.dedupeWindowMessages ?? 0,
+          },
+        }),
   };
 }
 

@@ -1,5 +1,5 @@
 import { consoleDist, consoleIsBuilt } from './api/console.ts';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { createAccessService } from './access/access-service.ts';
@@ -31,7 +31,8 @@ import {
 import { createSwappableDocuments } from './store/profile-documents.ts';
 import { createSwappableStore } from './store/swappable-store.ts';
 import { compactDatabaseFile, removeCompactionLeftovers } from './store/duckdb/compact-database.ts';
-import { createErasureService, type ErasureService } from './privacy/erasure-service.ts';
+import { purgeDatabaseFile, purgeLeftovers } from './store/duckdb/purge-database.ts';
+import { createErasureService, type ErasureService, type PurgeMethod } from './privacy/erasure-service.ts';
 import { createRetention } from './privacy/retention.ts';
 
 export interface RunningCible {
@@ -58,6 +59,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
   // A copy left by a purge that a crash interrupted may hold erased data: it goes first.
   const databasePath = join(config.dataDir, databaseFileName);
   await removeCompactionLeftovers(databasePath);
+  for (const leftover of purgeLeftovers(databasePath)) await rm(leftover, { recursive: true, force: true });
   // The store and the documents can be closed and opened again under the feet of those who hold
   // them: the physical purge of erased people rewrites their files.
   const { store: storage, swap: swapStore } = await createSwappableStore(() =>
@@ -266,19 +268,30 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
       await documents.remove(members);
       await segments.forget(members);
     },
-    async rewriteFiles() {
+    async rewriteFiles(erasureIds) {
       // Raw batches of the ingest log: a new file, and those the store holds are deleted.
       await log.rotate();
       await log.release(await storage.appliedLogSeq());
+      const plan = await storage.erasure.purgePlan(erasureIds);
+      const settings = { memoryLimit: config.store.memoryLimit, threads: config.store.threads };
+      let method: PurgeMethod = 'in-place';
       await swapStore(async () => {
-        await compactDatabaseFile(databasePath, {
-          memoryLimit: config.store.memoryLimit,
-          threads: config.store.threads,
-        });
+        try {
+          const report = await purgeDatabaseFile(databasePath, { ...settings, rewrite: plan.rewrite });
+          if (!report.inPlace) method = 'whole-file';
+        } catch (error) {
+          app.log.warn(
+            { err: error },
+            'purging the database file in place failed; rewriting the whole file instead',
+          );
+          method = 'whole-file';
+        }
+        if (method === 'whole-file') await compactDatabaseFile(databasePath, settings);
       });
       await swapDocuments(async () => {
         await compactLmdbProfileDocuments(documentsPath);
       });
+      return method;
     },
     purgeDeadlineMs: config.privacy.purgeDeadlineMs,
     now,

@@ -66,7 +66,8 @@ test(
     assert.equal(shown, found.identifiers.length);
     assert.ok(shown >= 3, `a demo journey leaves several identifiers (${shown})`);
     assert.match((await identifiers.textContent()) ?? '', new RegExp(person.email.replace(/[.+]/g, '\\$&')));
-    assert.ok((await page.getByRole('region', { name: 'Timeline' }).locator('li').count()) > 0);
+    // The timeline loads on its own request: wait for its first entry.
+    await page.getByRole('region', { name: 'Timeline' }).locator('li').first().waitFor();
     await fixture.screenshot(page, 'demo-profile');
     await page.context().close();
   },

@@ -138,6 +138,7 @@ test('erasure: gone from queries at once, from every file after the purge, and n
     const purge = await call(cible, 'POST', '/api/privacy/purge');
     assert.equal(purge.statusCode, 200, purge.body);
     assert.equal(purge.json<{ purged: number }>().purged, 1);
+    assert.equal(purge.json<{ method: string }>().method, 'in-place');
     const status = (await call(cible, 'GET', '/api/privacy')).json<{
       pendingPurges: number;
       droppedEvents: number;

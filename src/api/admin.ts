@@ -191,10 +191,12 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
     '/api/stats',
     { schema: { tags: ['stats'], summary: 'Counts and pipeline state', security } },
     async () => {
-      const [events, quarantine] = await Promise.all([
+      const [events, quarantine, storeMemory] = await Promise.all([
         options.store.countEvents(),
         options.store.countQuarantine(),
+        options.store.memoryUsage(),
       ]);
+      const memory = process.memoryUsage();
       return {
         events,
         profiles: options.identity.graph.personCount,
@@ -216,6 +218,14 @@ export async function adminApi(fastify: FastifyInstance, options: AdminApiOption
           dedupeWindowMessages: options.dedupe.size,
         },
         consent: { unknownCategories: options.identity.unknownConsentCategories() },
+        memory: {
+          rssBytes: memory.rss,
+          heapUsedBytes: memory.heapUsed,
+          heapTotalBytes: memory.heapTotal,
+          externalBytes: memory.external,
+          arrayBuffersBytes: memory.arrayBuffers,
+          store: storeMemory,
+        },
         uptimeSeconds: Math.round((Date.now() - options.startedAt) / 1000),
       };
     },

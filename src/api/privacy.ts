@@ -63,7 +63,13 @@ export async function privacyApi(fastify: FastifyInstance, options: PrivacyApiOp
         tags: ['privacy'],
         summary: 'Rewrite the files now without the bytes of erased people; answers once they are gone',
         security,
-        response: { 200: Type.Object({ purged: Type.Number(), ms: Type.Number() }) },
+        response: {
+          200: Type.Object({
+            purged: Type.Number(),
+            ms: Type.Number(),
+            method: Type.Optional(Type.Union([Type.Literal('in-place'), Type.Literal('whole-file')])),
+          }),
+        },
       },
     },
     async () => erasure.purge(),
@@ -114,7 +120,12 @@ export async function privacyApi(fastify: FastifyInstance, options: PrivacyApiOp
         lastPurge:
           status.lastPurge === null
             ? null
-            : { at: iso(status.lastPurge.at), ms: status.lastPurge.ms, purged: status.lastPurge.purged },
+            : {
+                at: iso(status.lastPurge.at),
+                ms: status.lastPurge.ms,
+                purged: status.lastPurge.purged,
+                method: status.lastPurge.method,
+              },
         suppressedIdentifiers: status.suppressedIdentifiers,
         droppedEvents: status.droppedEvents,
         erasures: status.erasures.map(erasureOutput),

@@ -15,7 +15,8 @@ export interface ErasureServiceOptions {
   /** Forgets whatever is kept in memory or in caches about these origin profiles. */
   readonly forget: (members: readonly number[]) => Promise<void>;
   /** Rewrites every file of the data dir without the bytes freed by erasures (see purge). */
-  readonly rewriteFiles: () => Promise<void>;
+  /** Rewrites the files without the erased bytes; answers how. */
+  readonly rewriteFiles: (erasureIds: readonly string[]) => Promise<PurgeMethod>;
   /** Physical purge runs by itself this long after the oldest pending erasure, ms. */
   readonly purgeDeadlineMs: number;
   readonly now: () => number;
@@ -42,16 +43,29 @@ export interface ErasureService {
   close(): Promise<void>;
 }
 
+/**
+ * How the database file lost the erased bytes: its affected tables written again in place and its
+ * free blocks overwritten, or (if that failed) the whole file copied.
+ */
+export type PurgeMethod = 'in-place' | 'whole-file';
+
 export interface PurgeOutcome {
   readonly purged: number;
   readonly ms: number;
+  /** Absent when nothing was pending. */
+  readonly method?: PurgeMethod;
 }
 
 export interface PrivacyStatus {
   readonly pendingPurges: number;
   /** When the oldest pending erasure must be purged by, ms; null with none pending. */
   readonly purgeDueAt: number | null;
-  readonly lastPurge: { readonly at: number; readonly ms: number; readonly purged: number } | null;
+  readonly lastPurge: {
+    readonly at: number;
+    readonly ms: number;
+    readonly purged: number;
+    readonly method: PurgeMethod;
+  } | null;
   readonly suppressedIdentifiers: number;
   readonly droppedEvents: number;
   readonly erasures: readonly ErasureRecord[];
@@ -112,14 +126,14 @@ export async function createErasureService(options: ErasureServiceOptions): Prom
         if (pending.length === 0) return { purged: 0, ms: 0 };
         const started = performance.now();
         await options.caughtUp();
-        await options.rewriteFiles();
+        const method = await options.rewriteFiles(pending.map((erasure) => erasure.id));
         await options.store.markPurged(
           pending.map((erasure) => erasure.id),
           options.now(),
         );
         const ms = Math.round(performance.now() - started);
-        lastPurge = { at: options.now(), ms, purged: pending.length };
-        return { purged: pending.length, ms };
+        lastPurge = { at: options.now(), ms, purged: pending.length, method };
+        return { purged: pending.length, ms, method };
       } finally {
         purging = undefined;
         void schedule().catch((error: unknown) => options.onError?.(error));

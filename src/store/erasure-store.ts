@@ -11,6 +11,11 @@ export interface ErasureStore {
   /** Erasures whose bytes may still sit in free blocks of the files: physical purge pending. */
   pendingPurges(): Promise<ErasureRecord[]>;
   markPurged(ids: readonly string[], at: number): Promise<void>;
+  /**
+   * What the physical purge of these erasures must write again: the parts of the store (tables,
+   * for DuckDB) they deleted rows from, in the adapter's own names, for its purge.
+   */
+  purgePlan(ids: readonly string[]): Promise<PurgePlan>;
   /** Every keyed hash on the suppression list. */
   suppressedHashes(): Promise<string[]>;
   /** Events dropped because they carried a suppressed identifier, since the first erasure. */
@@ -22,6 +27,10 @@ export interface ErasureStore {
    */
   applyRetention(rules: readonly ExpiryRule[], at: number): Promise<RetentionRun & { profiles: number[] }>;
   lastRetentionRun(): Promise<RetentionRun | undefined>;
+}
+
+export interface PurgePlan {
+  readonly rewrite: readonly string[];
 }
 
 /** Raw events older than `before` (event time, ms) that match every field given. */

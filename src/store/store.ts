@@ -31,6 +31,8 @@ export interface Store {
 
   listEvents(query: EventQuery): Promise<EventRow[]>;
   countEvents(): Promise<number>;
+  /** What the store holds in memory now, and its limit. */
+  memoryUsage(): Promise<StoreMemory>;
 
   listQuarantine(query: QuarantineQuery): Promise<QuarantineRecord[]>;
   getQuarantine(id: number): Promise<QuarantineRecord | undefined>;
@@ -99,6 +101,15 @@ export interface Store {
   readonly erasure: ErasureStore;
 
   close(): Promise<void>;
+}
+
+export interface StoreMemory {
+  /** Bytes the store's buffer manager holds now. */
+  readonly usedBytes: number;
+  /** The most it may hold (`CIBLE_DUCKDB_MEMORY_LIMIT`), in bytes. */
+  readonly limitBytes: number;
+  /** The largest uses, by the store's own tags (e.g. DuckDB's `BASE_TABLE`, `METADATA`), in bytes. */
+  readonly byTag: Readonly<Record<string, number>>;
 }
 
 export interface Source {

@@ -89,8 +89,13 @@ export async function appendChunks<T>(
   appender: DuckDBAppender,
   columns: readonly ChunkColumn<T>[],
   rows: readonly T[],
-  firstPosition = 0,
+  /** The position of the first row (the next ones follow it), or each row's position. */
+  positions: number | readonly number[] = 0,
 ): Promise<void> {
+  const positionOf =
+    typeof positions === 'number'
+      ? (index: number) => positions + index
+      : (index: number) => positions[index]!;
   const types = columns.map((column) => column.type);
   for (let offset = 0; offset < rows.length; offset += chunkRows) {
     if (offset > 0) await new Promise((resolve) => setImmediate(resolve));
@@ -99,7 +104,7 @@ export async function appendChunks<T>(
     columns.forEach((column, index) => {
       const vector = chunk.getColumnVector(index);
       for (let row = 0; row < size; row++) {
-        vector.setItem(row, column.value(rows[offset + row]!, firstPosition + offset + row));
+        vector.setItem(row, column.value(rows[offset + row]!, positionOf(offset + row)));
       }
       vector.flush();
     });

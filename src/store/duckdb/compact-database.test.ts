@@ -7,6 +7,8 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import type { StoredEvent } from '../../domain/events.ts';
 import { storedEventFixture } from '../../domain/events.fixture.ts';
 import { compactDatabaseFile } from './compact-database.ts';
+import { eventPartitionOf, eventPartitionTable } from './event-partitions.ts';
+import { purgeDatabaseFile } from './purge-database.ts';
 import { createDuckdbStore, databaseFileName } from './duckdb-store.ts';
 
 const marker = 'erase-me-4c1f9a';
@@ -55,6 +57,71 @@ async function query(path: string, sql: string): Promise<unknown[][]> {
   }
 }
 
+/**
+ * 200,000 events written by the store, then the erased person's rows deleted (as an erasure does)
+ * and checkpointed; answers the migrations recorded.
+ */
+async function buildErasedBase(dataDir: string): Promise<unknown[][]> {
+  const store = await createDuckdbStore({ dataDir, memoryLimit: '256MB', threads: 1 });
+  await store.createSource({
+    id: 'src_web',
+    name: 'Web',
+    writeKey: 'wk_web',
+    createdAt: 1_700_000_000_000,
+    revokedAt: null,
+  });
+  for (let n = 1; n <= 200_000; n += 10_000) {
+    const events = Array.from({ length: 10_000 }, (_, i) => event(n + i));
+    await store.writeBatch({ events, quarantine: [], replayedQuarantineIds: [] });
+  }
+  await store.close();
+  const instance = await DuckDBInstance.create(join(dataDir, databaseFileName));
+  const connection = await instance.connect();
+  try {
+    for (const table of erasedPartitions) {
+      await connection.run(`DELETE FROM ${table} WHERE user_id LIKE '${marker}%'`);
+    }
+    await connection.run('CHECKPOINT');
+    return (
+      await connection.runAndReadAll(
+        'SELECT version, name, applied_at FROM cible_migrations ORDER BY version',
+      )
+    ).getRows();
+  } finally {
+    connection.closeSync();
+    instance.closeSync();
+  }
+}
+
+/** The partitions holding the erased person's events (profiles n % 5000 for n % 1000 = 7). */
+const erasedPartitions = [
+  ...new Set(Array.from({ length: 5 }, (_, k) => eventPartitionTable(eventPartitionOf(k * 1000 + 7)))),
+];
+
+/** The base comes back whole but for the erased events, with its constraints and numbering. */
+async function assertKeptTheRest(dataDir: string): Promise<void> {
+  const store = await createDuckdbStore({ dataDir, memoryLimit: '256MB', threads: 1 });
+  try {
+    assert.equal(await store.countEvents(), 199_800);
+    const oldest = await store.listEvents({ oldestFirst: true, limit: 8 });
+    assert.deepEqual(
+      oldest.map(({ seq, ...stored }) => ({ seq, stored })),
+      [1, 2, 3, 4, 5, 6, 8, 9].map((n) => ({ seq: n, stored: event(n) })),
+      'every field of the events comes back, the erased one (7) excepted',
+    );
+    assert.deepEqual(await store.listEvents({ userId: `${marker}-7`, limit: 1 }), []);
+    // The constraints came across: the primary key and the unique write key are enforced.
+    const source = { id: 'src_web', name: 'Again', writeKey: 'wk_other', createdAt: 1, revokedAt: null };
+    await assert.rejects(store.createSource(source), /primary key/i);
+    await assert.rejects(store.createSource({ ...source, id: 'src_app', writeKey: 'wk_web' }), /unique/i);
+    await store.writeBatch({ events: [event(200_001)], quarantine: [], replayedQuarantineIds: [] });
+    const [newest] = await store.listEvents({ limit: 1 });
+    assert.equal(newest?.seq, 200_001, 'numbering goes on after the last event kept');
+  } finally {
+    await store.close();
+  }
+}
+
 describe('compactDatabaseFile', () => {
   let dataDir: string;
   let path: string;
@@ -64,30 +131,7 @@ describe('compactDatabaseFile', () => {
   before(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'cible-test-compact-'));
     path = join(dataDir, databaseFileName);
-    const store = await createDuckdbStore({ dataDir, memoryLimit: '256MB', threads: 1 });
-    await store.createSource({
-      id: 'src_web',
-      name: 'Web',
-      writeKey: 'wk_web',
-      createdAt: 1_700_000_000_000,
-      revokedAt: null,
-    });
-    for (let n = 1; n <= 200_000; n += 10_000) {
-      const events = Array.from({ length: 10_000 }, (_, i) => event(n + i));
-      await store.writeBatch({ events, quarantine: [], replayedQuarantineIds: [] });
-    }
-    await store.close();
-    const instance = await DuckDBInstance.create(path);
-    const connection = await instance.connect();
-    await connection.run(`DELETE FROM events WHERE user_id LIKE '${marker}%'`);
-    await connection.run('CHECKPOINT');
-    migrationsBefore = (
-      await connection.runAndReadAll(
-        'SELECT version, name, applied_at FROM cible_migrations ORDER BY version',
-      )
-    ).getRows();
-    connection.closeSync();
-    instance.closeSync();
+    migrationsBefore = await buildErasedBase(dataDir);
     hitsAfterDelete = await markerHits(dataDir);
   });
   after(() => rm(dataDir, { recursive: true, force: true }));
@@ -107,26 +151,7 @@ describe('compactDatabaseFile', () => {
       await query(path, 'SELECT version, name, applied_at FROM cible_migrations ORDER BY version'),
       migrationsBefore,
     );
-    const store = await createDuckdbStore({ dataDir, memoryLimit: '256MB', threads: 1 });
-    try {
-      assert.equal(await store.countEvents(), 199_800);
-      const oldest = await store.listEvents({ oldestFirst: true, limit: 8 });
-      assert.deepEqual(
-        oldest.map(({ seq, ...stored }) => ({ seq, stored })),
-        [1, 2, 3, 4, 5, 6, 8, 9].map((n) => ({ seq: n, stored: event(n) })),
-        'every field of the events comes back, the erased one (7) excepted',
-      );
-      assert.deepEqual(await store.listEvents({ userId: `${marker}-7`, limit: 1 }), []);
-      // The constraints came across: the primary key and the unique write key are enforced.
-      const source = { id: 'src_web', name: 'Again', writeKey: 'wk_other', createdAt: 1, revokedAt: null };
-      await assert.rejects(store.createSource(source), /primary key/i);
-      await assert.rejects(store.createSource({ ...source, id: 'src_app', writeKey: 'wk_web' }), /unique/i);
-      await store.writeBatch({ events: [event(200_001)], quarantine: [], replayedQuarantineIds: [] });
-      const [newest] = await store.listEvents({ limit: 1 });
-      assert.equal(newest?.seq, 200_001, 'numbering goes on after the last event kept');
-    } finally {
-      await store.close();
-    }
+    await assertKeptTheRest(dataDir);
   });
 
   it('takes in a WAL left by a crash, and leaves no WAL', async () => {
@@ -177,5 +202,49 @@ describe('compactDatabaseFile', () => {
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('purgeDatabaseFile', () => {
+  let dataDir: string;
+  let path: string;
+
+  before(async () => {
+    dataDir = await mkdtemp(join(tmpdir(), 'cible-test-purge-'));
+    path = join(dataDir, databaseFileName);
+    await buildErasedBase(dataDir);
+  });
+  after(() => rm(dataDir, { recursive: true, force: true }));
+
+  it('leaves the deleted rows in no file, rewriting only the tables named', async () => {
+    assert.ok(((await markerHits(dataDir))[databaseFileName] ?? 0) > 0, 'the deleted rows are in the file');
+    const report = await purgeDatabaseFile(path, { rewrite: erasedPartitions, threads: 1 });
+    assert.equal(report.inPlace, true);
+    assert.deepEqual(await markerHits(dataDir), {});
+    assert.deepEqual(await readdir(dataDir), [databaseFileName], 'no WAL, no spill left');
+    assert.equal(report.tablesRewritten, erasedPartitions.length);
+    assert.ok(report.rowsRewritten > 0 && report.rowsRewritten < 199_800 / 2, JSON.stringify(report));
+    assert.ok(report.blocksOverwritten > 0, JSON.stringify(report));
+    assert.deepEqual(
+      await query(path, "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'cible_%'"),
+      [[1n]],
+    ); // cible_migrations alone: no filling or rewrite table left
+    await assertKeptTheRest(dataDir);
+  });
+
+  it('names a table it cannot read, and changes nothing when a rewrite fails', async () => {
+    await assert.rejects(purgeDatabaseFile(join(dataDir, 'missing.duckdb'), { rewrite: [] }), /no such file/);
+    const before = await query(path, 'SELECT count(*) FROM events');
+    await purgeDatabaseFile(path, { rewrite: ['no_such_table', 'sources'], threads: 1 });
+    assert.deepEqual(await query(path, 'SELECT count(*) FROM events'), before);
+    // Most of the rows to write again: copying the whole file is as fast, so the purge leaves it.
+    const tooMuch = await purgeDatabaseFile(path, {
+      rewrite: erasedPartitions,
+      threads: 1,
+      maxShare: 0.1,
+      maxShareFromRows: 0,
+    });
+    assert.equal(tooMuch.inPlace, false);
+    assert.equal(tooMuch.tablesRewritten, 0);
   });
 });

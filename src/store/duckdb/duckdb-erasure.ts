@@ -1,6 +1,7 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import type { ErasureRecord, ErasureRequest, ExpiryRule } from '../erasure-store.ts';
+import type { ErasureRecord, ErasureRequest, ExpiryRule, PurgePlan } from '../erasure-store.ts';
 import { idList, timestampValue } from './append-rows.ts';
+import { eventPartitionsOf, eventPartitionTable, eventPartitionTables } from './event-partitions.ts';
 
 /**
  * Deletes every row about the people of the request, inside the caller's transaction (on the
@@ -19,16 +20,29 @@ export async function eraseRows(
 
   // Their events, found once: by profile (an integer column), and among the events stored without
   // a profile (a filter DuckDB applies while scanning) by userId or anonymousId.
+  // Only the partitions of their origin profiles hold their events, and the first also those
+  // stored without a profile.
+  const partitions = eventPartitionsOf(request.members, true);
   await connection.run(
     `CREATE OR REPLACE TEMP TABLE cible_erased_events AS
-     SELECT seq, message_id, user_id, anonymous_id, traits FROM events
-     WHERE profile_id IN (SELECT unnest(?::BIGINT[]))
+     ${partitions
+       .map(
+         (partition) =>
+           `SELECT ${partition} AS part, seq, message_id, user_id, anonymous_id, traits
+            FROM ${eventPartitionTable(partition)} WHERE profile_id IN (SELECT unnest(?::BIGINT[]))`,
+       )
+       .join(' UNION ALL ')}
      UNION ALL
-     SELECT seq, message_id, user_id, anonymous_id, traits FROM events
+     SELECT 0 AS part, seq, message_id, user_id, anonymous_id, traits FROM ${eventPartitionTable(0)}
      WHERE profile_id IS NULL AND (user_id IN (SELECT value FROM ${pairs} WHERE type = 'userId')
        OR anonymous_id IN (SELECT value FROM ${pairs} WHERE type = 'anonymousId'))`,
-    [members, types, values, types, values],
+    [...partitions.map(() => members), types, values, types, values],
   );
+  const emptied = (
+    await connection.runAndReadAll('SELECT DISTINCT part FROM cible_erased_events ORDER BY part')
+  )
+    .getRows()
+    .map((row) => Number(row[0]));
   // The values as their events carried them ("Jane.Doe@Gmail.com") and normalised: records kept
   // as received text are searched for any of them.
   await connection.run(
@@ -51,7 +65,14 @@ export async function eraseRows(
   );
   removed.quarantine = await run(`DELETE FROM quarantine WHERE ${holdsValue('payload')}`, []);
   removed.import_rejections = await run(`DELETE FROM import_rejections WHERE ${holdsValue('raw')}`, []);
-  removed.events = await run(`DELETE FROM events WHERE seq IN (SELECT seq FROM cible_erased_events)`, []);
+  removed.events = 0;
+  for (const partition of emptied) {
+    removed.events += await run(
+      `DELETE FROM ${eventPartitionTable(partition)}
+       WHERE seq IN (SELECT seq FROM cible_erased_events WHERE part = ${partition})`,
+      [],
+    );
+  }
   for (const table of ['identities', 'trait_observations', 'trait_keys']) {
     removed[table] = await run(
       `DELETE FROM ${table} WHERE origin_profile_id IN (SELECT unnest(?::BIGINT[]))`,
@@ -94,14 +115,40 @@ export async function eraseRows(
       ],
     );
   }
-  await connection.run('INSERT INTO erasures VALUES (?, ?, ?, ?, ?, NULL)', [
+  await connection.run('INSERT INTO erasures VALUES (?, ?, ?, ?, ?, NULL, ?)', [
     request.id,
     request.profileId,
     request.requestedBy,
     timestampValue(request.at),
     JSON.stringify(removed),
+    JSON.stringify(emptied),
   ]);
   return removed;
+}
+
+/**
+ * The tables the erasures deleted rows from, each event partition by name. Erasures recorded before
+ * events had partitions name none: their purge rewrites every partition.
+ */
+export async function purgePlan(connection: DuckDBConnection, ids: readonly string[]): Promise<PurgePlan> {
+  const rows = (
+    await connection.runAndReadAll(
+      `SELECT removed::VARCHAR AS removed, event_partitions::VARCHAR AS partitions FROM erasures
+       WHERE id IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
+      [JSON.stringify(ids)],
+    )
+  ).getRowObjects();
+  const tables = new Set<string>();
+  for (const row of rows) {
+    const removed = JSON.parse(String(row.removed)) as Record<string, number>;
+    for (const [table, count] of Object.entries(removed))
+      if (table !== 'events' && count > 0) tables.add(table);
+    if ((removed.events ?? 0) === 0) continue;
+    const partitions = row.partitions === null ? undefined : (JSON.parse(String(row.partitions)) as number[]);
+    for (const table of partitions === undefined ? eventPartitionTables : partitions.map(eventPartitionTable))
+      tables.add(table);
+  }
+  return { rewrite: [...tables].sort() };
 }
 
 export async function listErasures(
@@ -154,14 +201,18 @@ export async function expireEvents(
       where.push(`source_id IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`);
       params.push(jsonList(rule.sourceIds));
     }
-    const gone = (
-      await connection.runAndReadAll(
-        `DELETE FROM events WHERE ${where.join(' AND ')} RETURNING profile_id::DOUBLE AS profile`,
-        params,
-      )
-    ).getRowObjects();
-    deleted.push(gone.length);
-    for (const row of gone) if (row.profile !== null) profiles.add(Number(row.profile));
+    let count = 0;
+    for (const table of eventPartitionTables) {
+      const gone = (
+        await connection.runAndReadAll(
+          `DELETE FROM ${table} WHERE ${where.join(' AND ')} RETURNING profile_id::DOUBLE AS profile`,
+          params,
+        )
+      ).getRowObjects();
+      count += gone.length;
+      for (const row of gone) if (row.profile !== null) profiles.add(Number(row.profile));
+    }
+    deleted.push(count);
   }
   await connection.run('INSERT INTO retention_runs VALUES (?, ?)', [
     timestampValue(at),

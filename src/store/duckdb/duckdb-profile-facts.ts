@@ -1,5 +1,6 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { idList } from './append-rows.ts';
+import { eventPartitionsOf, eventsOfProfiles } from './event-partitions.ts';
 import { duplicateKeyOfParts, latestDuplicateParts } from './duckdb-quality.ts';
 import type {
   ChannelSummary,
@@ -56,6 +57,21 @@ export const emptySummary: ProfileSummary = {
 export interface GroupPairs {
   readonly origins: DuckDBValue;
   readonly profiles: DuckDBValue;
+  /** The event partitions that hold the origins' events. */
+  readonly eventPartitions: readonly number[];
+}
+
+/**
+ * The events of the groups' origins joined to `g` (see groupsTable), as a subquery with the columns
+ * of `select` (over `e` and `g`).
+ */
+export function memberEvents(pairs: GroupPairs, select: string): string {
+  return eventsOfProfiles(
+    pairs.eventPartitions,
+    select,
+    'JOIN g ON g.origin = e.profile_id',
+    'profile_id IN (SELECT origin FROM members)',
+  );
 }
 
 export function groupPairs(groups: ProfileGroups): GroupPairs {
@@ -67,7 +83,11 @@ export function groupPairs(groups: ProfileGroups): GroupPairs {
       profiles.push(profile);
     }
   }
-  return { origins: idList(origins), profiles: idList(profiles) };
+  return {
+    origins: idList(origins),
+    profiles: idList(profiles),
+    eventPartitions: eventPartitionsOf(origins),
+  };
 }
 
 /** The (origin, profile) pairs as a table `g`, and `members`: the origins alone. */
@@ -91,8 +111,7 @@ async function readIdentities(
        FROM identities i JOIN g ON g.origin = i.origin_profile_id
        WHERE i.rowid IN (SELECT rowid FROM identities WHERE origin_profile_id IN (SELECT origin FROM members))),
      member_events AS (
-       SELECT g.profile, e.user_id, e.anonymous_id, e.timestamp FROM events e JOIN g ON g.origin = e.profile_id
-       WHERE e.rowid IN (SELECT rowid FROM events WHERE profile_id IN (SELECT origin FROM members))),
+       SELECT * FROM ${memberEvents(pairs, 'g.profile, e.user_id, e.anonymous_id, e.timestamp')}),
      seen AS (
        SELECT profile, 'userId' AS type, trim(user_id) AS value, max(timestamp) AS seen_at
        FROM member_events WHERE user_id IS NOT NULL GROUP BY ALL
@@ -172,9 +191,10 @@ async function readSummaries(
     connection,
     `WITH ${groupsTable},
      member_events AS MATERIALIZED (
-       SELECT g.profile, e.timestamp, e.source_id, e.type, e.event, e.properties, e.context, e.extra
-       FROM events e JOIN g ON g.origin = e.profile_id
-       WHERE e.rowid IN (SELECT rowid FROM events WHERE profile_id IN (SELECT origin FROM members))),
+       SELECT * FROM ${memberEvents(
+         pairs,
+         'g.profile, e.timestamp, e.source_id, e.type, e.event, e.properties, e.context, e.extra',
+       )}),
      totals AS (
        SELECT profile,
               count(*)::DOUBLE AS events,

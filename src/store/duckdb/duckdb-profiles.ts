@@ -1,5 +1,6 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { idList } from './append-rows.ts';
+import { idList, inlineIds } from './append-rows.ts';
+import { eventPartitionSql, eventPartitionsOf, eventPartitionTable } from './event-partitions.ts';
 import type { IdentifierPrefix, TraitFilter } from '../../domain/profile-search.ts';
 
 /** Profile search and activity: identifier prefixes, trait values, latest events. */
@@ -78,10 +79,14 @@ export async function assignEventProfiles(
     low = Math.min(low, seq);
     high = Math.max(high, seq);
   }
+  // Events without a profile are in the first partition; those whose profile belongs to another
+  // move there, in the caller's transaction.
+  const unassigned = eventPartitionTable(0);
   await connection.run(
-    `UPDATE events SET profile_id = assigned.profile_id
+    `UPDATE ${unassigned} SET profile_id = assigned.profile_id
      FROM (SELECT unnest(?::BIGINT[]) AS seq, unnest(?::BIGINT[]) AS profile_id) assigned
-     WHERE events.seq = assigned.seq AND events.seq BETWEEN ? AND ? AND events.profile_id IS NULL`,
+     WHERE ${unassigned}.seq = assigned.seq AND ${unassigned}.seq BETWEEN ? AND ?
+       AND ${unassigned}.profile_id IS NULL`,
     [
       idList(assignments.map((assignment) => assignment.seq)),
       idList(assignments.map((assignment) => assignment.profileId)),
@@ -89,6 +94,20 @@ export async function assignEventProfiles(
       BigInt(high),
     ],
   );
+  const moving = `seq BETWEEN ${Math.trunc(low)} AND ${Math.trunc(high)} AND seq IN (${inlineIds(
+    assignments.map((assignment) => assignment.seq),
+  )})`;
+  const partitions = eventPartitionsOf(assignments.map((assignment) => assignment.profileId));
+  for (const partition of partitions) {
+    if (partition === 0) continue;
+    await connection.run(
+      `INSERT INTO ${eventPartitionTable(partition)} SELECT * FROM ${unassigned}
+       WHERE ${moving} AND ${eventPartitionSql()} = ${partition} ORDER BY seq`,
+    );
+  }
+  if (partitions.some((partition) => partition !== 0)) {
+    await connection.run(`DELETE FROM ${unassigned} WHERE ${moving} AND ${eventPartitionSql()} <> 0`);
+  }
 }
 
 /**

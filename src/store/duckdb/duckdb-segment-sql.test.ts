@@ -22,6 +22,7 @@ import { parseRule } from '../../segments/segment-text.ts';
 import { compileExpressionQuery, compileSegmentQuery, isoMs } from './duckdb-segment-sql.ts';
 import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { migrate } from './duckdb-store.ts';
+import { insertIntoEventPartitions } from './event-partitions.ts';
 import {
   fixturePurposes,
   generatorKinds,
@@ -221,10 +222,10 @@ async function load(connection: DuckDBConnection, data: Dataset): Promise<void> 
       `(${event.seq}, 'web', 'e${index}', ${sql(event.type)}, ${sql(event.event)}, ${sql(new Date(event.timestamp).toISOString())}, ` +
       `${sql(new Date(event.timestamp).toISOString())}, ${sql(JSON.stringify(event.properties))}, ${event.origin})`,
   );
-  await connection.run(
-    `INSERT INTO events (seq, source_id, message_id, type, event, timestamp, received_at, properties, profile_id)
-     VALUES ${eventRows.join(',')}`,
-  );
+  const eventColumns =
+    'seq, source_id, message_id, type, event, timestamp, received_at, properties, profile_id';
+  const values = `(SELECT * FROM (VALUES ${eventRows.join(',')}) AS v(${eventColumns}))`;
+  for (const statement of insertIntoEventPartitions(eventColumns, values)) await connection.run(statement);
   const consentRows = data.consent.map(
     (change) =>
       `(${change.seq}, ${change.origin}, ${sql(change.purpose)}, ${sql(change.state)}, ${sql(change.doubleOptIn)}, ` +

@@ -17,7 +17,7 @@ import type {
   SegmentStore,
 } from '../segment-store.ts';
 import type { ProfileGroups, TraitRow } from '../store.ts';
-import { groupPairs, groupsTable, readLatestTraits } from './duckdb-profile-facts.ts';
+import { groupPairs, groupsTable, memberEvents, readLatestTraits } from './duckdb-profile-facts.ts';
 import { appendRows, timestampValue } from './append-rows.ts';
 import { compileExpressionQuery, compileSegmentQuery } from './duckdb-segment-sql.ts';
 
@@ -325,11 +325,10 @@ async function readProfileViews(
   if (needs.events.length > 0) {
     const events = await connection.runAndReadAll(
       `WITH ${groupsTable}
-       SELECT g.profile::DOUBLE AS profile, e.seq::DOUBLE AS seq, e.event, epoch_ms(e.timestamp)::DOUBLE AS at,
-              e.properties::VARCHAR AS properties
-       FROM events e JOIN g ON g.origin = e.profile_id
-       WHERE e.rowid IN (SELECT rowid FROM events WHERE profile_id IN (SELECT origin FROM members))
-         AND e.type = 'track' AND e.event IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
+       SELECT profile::DOUBLE AS profile, seq::DOUBLE AS seq, event, epoch_ms(timestamp)::DOUBLE AS at,
+              properties::VARCHAR AS properties
+       FROM ${memberEvents(pairs, 'g.profile, e.seq, e.type, e.event, e.timestamp, e.properties')}
+       WHERE type = 'track' AND event IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
       [pairs.origins, pairs.profiles, JSON.stringify(needs.events)],
     );
     for (const row of events.getRowObjects()) {

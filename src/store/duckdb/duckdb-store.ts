@@ -41,10 +41,17 @@ import { createDuckdbImportStore } from './duckdb-imports.ts';
 import { createDuckdbSegmentStore } from './duckdb-segments.ts';
 import { createDuckdbAnalysisStore } from './duckdb-analysis.ts';
 import { createDuckdbAccessStore } from './duckdb-access.ts';
-import { eraseRows, expireEvents, listErasures } from './duckdb-erasure.ts';
+import { eraseRows, expireEvents, listErasures, purgePlan } from './duckdb-erasure.ts';
 import { readProfileFacts } from './duckdb-profile-facts.ts';
 import { appendConsentChanges, loadConsent, readConsentHistory } from './duckdb-consent.ts';
 import { migrations } from './migrations.ts';
+import {
+  eventPartitionCount,
+  eventPartitionOf,
+  eventPartitionsOf,
+  eventPartitionTable,
+  eventPartitionTables,
+} from './event-partitions.ts';
 
 export interface DuckdbStoreOptions {
   /** Directory holding `cible.duckdb`; `:memory:` for a throw-away store. */
@@ -113,10 +120,8 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
     try {
       await writer.run('BEGIN TRANSACTION');
       if (batch.events.length > 0) {
-        await appendRows(writer, 'events', async (appender) => {
-          await appendChunks(appender, eventColumns, batch.events, nextSeq);
-          nextSeq += batch.events.length;
-        });
+        await appendEvents(writer, batch.events, nextSeq);
+        nextSeq += batch.events.length;
       }
       if (batch.quarantine.length > 0) {
         await appendRows(writer, 'quarantine', (appender) => {
@@ -263,6 +268,25 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
         query.byEventTime === true
           ? 'timestamp DESC, seq DESC'
           : `seq ${query.oldestFirst === true ? 'ASC' : 'DESC'}`;
+      // The first rows of each partition that can hold them, then the first of those: DuckDB finds
+      // the top rows of one table from its row groups' statistics, not of a union.
+      const limit = Math.max(0, Math.floor(query.limit));
+      const partitions =
+        query.profileIds !== undefined
+          ? eventPartitionsOf(query.profileIds, query.withoutProfile === true)
+          : query.withoutProfile === true
+            ? [0]
+            : eventPartitionTables.map((_, partition) => partition);
+      const whereSql = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
+      const tops =
+        partitions.length === 0
+          ? `SELECT * FROM events WHERE false`
+          : partitions
+              .map(
+                (partition) =>
+                  `(SELECT * FROM ${eventPartitionTable(partition)} ${whereSql} ORDER BY ${order} LIMIT ${limit})`,
+              )
+              .join(' UNION ALL ');
       const found = await rows(
         `SELECT seq::DOUBLE AS seq, source_id, message_id, type, event, name, user_id, anonymous_id,
                 group_id, previous_id,
@@ -273,9 +297,9 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
                 properties::VARCHAR AS properties, traits::VARCHAR AS traits,
                 context::VARCHAR AS context, integrations::VARCHAR AS integrations, extra::VARCHAR AS extra,
                 profile_id::DOUBLE AS profile_id
-         FROM events ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
-         ORDER BY ${order} LIMIT ${Math.max(0, Math.floor(query.limit))}`,
-        values,
+         FROM (${tops})
+         ORDER BY ${order} LIMIT ${limit}`,
+        partitions.flatMap(() => values),
       );
       return found.map((row): EventRow => ({
         seq: Number(row.seq),
@@ -312,6 +336,22 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
           nextConsentSeq += consent.length;
         }
       }),
+
+    async memoryUsage() {
+      const tags = await rows(
+        'SELECT tag, memory_usage_bytes::DOUBLE AS used FROM duckdb_memory() WHERE memory_usage_bytes > 0',
+      );
+      const [limit] = await rows(
+        "SELECT coalesce(try_cast(current_setting('memory_limit') AS VARCHAR), '') AS text",
+      );
+      const byTag: Record<string, number> = {};
+      let usedBytes = 0;
+      for (const row of tags) {
+        byTag[String(row.tag)] = Number(row.used);
+        usedBytes += Number(row.used);
+      }
+      return { usedBytes, limitBytes: parseByteSize(String(limit?.text ?? '')), byTag };
+    },
 
     async countEvents() {
       const [row] = await rows('SELECT count(*)::DOUBLE AS n FROM events');
@@ -415,6 +455,7 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       },
       listErasures: (limit) => listErasures(reader, 'all', limit),
       pendingPurges: () => listErasures(reader, 'pending', 100_000),
+      purgePlan: (ids) => purgePlan(reader, ids),
       async markPurged(ids, at) {
         await reader.run(
           `UPDATE erasures SET purged_at = ? WHERE id IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
@@ -490,6 +531,30 @@ export async function migrate(connection: DuckDBConnection): Promise<void> {
   }
 }
 
+/** Appends events to their partitions, numbered from `firstSeq` in the order given. */
+async function appendEvents(
+  connection: DuckDBConnection,
+  events: readonly StoredEvent[],
+  firstSeq: number,
+): Promise<void> {
+  const rows: StoredEvent[][] = Array.from({ length: eventPartitionCount }, () => []);
+  const seqs: number[][] = Array.from({ length: eventPartitionCount }, () => []);
+  events.forEach((event, index) => {
+    const partition = eventPartitionOf(event.profileId ?? null);
+    rows[partition]!.push(event);
+    seqs[partition]!.push(firstSeq + index);
+  });
+  for (let partition = 0; partition < eventPartitionCount; partition++) {
+    const partitionRows = rows[partition]!;
+    if (partitionRows.length === 0) continue;
+    // Lets requests through between partitions, as appendChunks does between chunks.
+    if (partition > 0) await new Promise((resolve) => setImmediate(resolve));
+    await appendRows(connection, eventPartitionTable(partition), (appender) =>
+      appendChunks(appender, eventColumns, partitionRows, seqs[partition]),
+    );
+  }
+}
+
 // JSON columns are VARCHAR to the appender: DuckDB's JSON type is an alias that checks nothing on append.
 const eventColumns: readonly ChunkColumn<StoredEvent>[] = [
   { type: BIGINT, value: (_, seq) => BigInt(seq) },
@@ -552,4 +617,22 @@ function nullableString(value: DuckDBValue | undefined): string | null {
 
 function nullableNumber(value: DuckDBValue | undefined): number | null {
   return value === null || value === undefined ? null : Number(value);
+}
+
+/** DuckDB's way of writing a size ("256.0 MiB", "1.2 GiB", "512.0 KiB"), in bytes; 0 if unreadable. */
+function parseByteSize(text: string): number {
+  const match = /^([\d.]+)\s*([KMGT]?i?B)$/i.exec(text.trim());
+  if (match === null) return 0;
+  const units: Record<string, number> = {
+    B: 1,
+    KB: 1e3,
+    MB: 1e6,
+    GB: 1e9,
+    TB: 1e12,
+    KIB: 2 ** 10,
+    MIB: 2 ** 20,
+    GIB: 2 ** 30,
+    TIB: 2 ** 40,
+  };
+  return Math.round(Number(match[1]) * (units[match[2]!.toUpperCase()] ?? 0));
 }

@@ -1,4 +1,5 @@
 import { traitKeysFrom } from './duckdb-trait-keys.ts';
+import { createEventsView, eventPartitionSql, eventPartitionTables } from './event-partitions.ts';
 
 /**
  * Forward-only schema migrations of the DuckDB store. Each runs once, in order of version, in its
@@ -339,6 +340,42 @@ export const migrations: readonly Migration[] = [
         ran_at TIMESTAMPTZ NOT NULL,
         deleted JSON NOT NULL
       )`,
+    ],
+  },
+  {
+    version: 12,
+    name: 'events partitioned by origin profile',
+    statements: [
+      // See event-partitions.ts: a purge rewrites only the partitions that held erased people.
+      ...eventPartitionTables.flatMap((table, partition) => [
+        `CREATE TABLE ${table} (
+          seq BIGINT NOT NULL,
+          source_id VARCHAR NOT NULL,
+          message_id VARCHAR NOT NULL,
+          type VARCHAR NOT NULL,
+          event VARCHAR,
+          name VARCHAR,
+          user_id VARCHAR,
+          anonymous_id VARCHAR,
+          group_id VARCHAR,
+          previous_id VARCHAR,
+          timestamp TIMESTAMPTZ NOT NULL,
+          original_timestamp TIMESTAMPTZ,
+          sent_at TIMESTAMPTZ,
+          received_at TIMESTAMPTZ NOT NULL,
+          properties JSON,
+          traits JSON,
+          context JSON,
+          integrations JSON,
+          extra JSON,
+          profile_id BIGINT
+        )`,
+        `INSERT INTO ${table} SELECT * FROM events WHERE ${eventPartitionSql()} = ${partition} ORDER BY seq`,
+      ]),
+      'DROP TABLE events',
+      createEventsView,
+      // The partitions each erasure deleted events from: the ones its purge rewrites.
+      'ALTER TABLE erasures ADD COLUMN event_partitions JSON',
     ],
   },
 ];

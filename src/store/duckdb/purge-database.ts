@@ -1,0 +1,226 @@
+import { rm } from 'node:fs/promises';
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { sizeOf, syncPath } from '../file-sync.ts';
+
+export interface PurgeDatabaseOptions {
+  /** The tables whose deleted rows must leave the file (ErasureStore.purgePlan). */
+  readonly rewrite: readonly string[];
+  /** DuckDB's memory limit meanwhile; the store is closed, so its budget is free. */
+  readonly memoryLimit?: string;
+  readonly threads?: number;
+  /**
+   * Above this share of the database's rows to write again, the purge does nothing and says so
+   * (`inPlace: false`): copying the whole file is then as fast (0.5 by default). Only for databases
+   * of a million rows or more: below, either takes about a second, and in place needs no second copy
+   * of the data on the disk.
+   */
+  readonly maxShare?: number;
+  /** The size from which `maxShare` applies, in rows (1,000,000 by default). */
+  readonly maxShareFromRows?: number;
+}
+
+export interface PurgeDatabaseReport {
+  /** False when the tables named hold too much of the database (see maxShare): nothing was done. */
+  readonly inPlace: boolean;
+  readonly tablesRewritten: number;
+  readonly rowsRewritten: number;
+  /** Free blocks of the file overwritten, and the block size, in bytes. */
+  readonly blocksOverwritten: number;
+  readonly blockSize: number;
+  readonly bytesAfter: number;
+  readonly ms: number;
+}
+
+/** What a purge writes beside the database file (DuckDB's spill directory); a crash may leave it. */
+export function purgeLeftovers(path: string): string[] {
+  return [`${path}.purge.tmp`];
+}
+
+/** The table that fills the free blocks while a purge runs; one left by a crash is dropped. */
+const scrubTable = 'cible_scrub';
+const rewriteTable = 'cible_rewrite';
+/** Rounds of filling before giving up: each fills every block free when it starts. */
+const maxScrubRounds = 6;
+
+/**
+ * Removes the bytes of deleted rows from a closed DuckDB database file, in place, in time that
+ * grows with the tables named, not with the whole file (see decision 11).
+ *
+ * DuckDB leaves a deleted row's bytes where they were: in its row group (marked deleted) until the
+ * table is written again, and then in the blocks the old row group occupied, now free but not
+ * cleared. So: (1) each table named is written again, as a new table with the same definition
+ * filled from the old one, which is dropped, in one transaction; (2) after a checkpoint the file's
+ * free blocks, which hold the old copies, are overwritten with random bytes: a table of random
+ * values is written until no block is free (DuckDB allocates from its free list before growing the
+ * file), and dropped. Its blocks are then free again, holding only random bytes.
+ *
+ * A crash leaves either the old tables or the new ones (one transaction), and at most a leftover
+ * filling table, dropped by the next purge; the caller keeps the erasures pending until this
+ * resolves, so the next purge starts again. Throws if free blocks remain after the rounds: the
+ * caller then rewrites the whole file (compactDatabaseFile).
+ */
+export async function purgeDatabaseFile(
+  path: string,
+  options: PurgeDatabaseOptions,
+): Promise<PurgeDatabaseReport> {
+  const started = performance.now();
+  const [spill] = purgeLeftovers(path) as [string];
+  await rm(spill, { recursive: true, force: true });
+  if ((await sizeOf(path)) === undefined) {
+    throw new Error(`Cannot purge ${path}: there is no such file. Give the path of a DuckDB database file.`);
+  }
+  let report: Omit<PurgeDatabaseReport, 'bytesAfter' | 'ms'>;
+  try {
+    const instance = await DuckDBInstance.create(path, {
+      memory_limit: options.memoryLimit ?? '256MB',
+      threads: String(options.threads ?? 2),
+      // Spilled blocks are copies of the data: keep them where they are removed below.
+      temp_directory: spill,
+    });
+    try {
+      const connection = await instance.connect();
+      try {
+        await connection.run(`DROP TABLE IF EXISTS ${scrubTable}`);
+        await connection.run(`DROP TABLE IF EXISTS ${rewriteTable}`);
+        const { share, all } = await shareOfRows(connection, options.rewrite);
+        if (all >= (options.maxShareFromRows ?? 1_000_000) && share > (options.maxShare ?? 0.5)) {
+          return {
+            inPlace: false,
+            tablesRewritten: 0,
+            rowsRewritten: 0,
+            blocksOverwritten: 0,
+            blockSize: 0,
+            bytesAfter: 0,
+            ms: performance.now() - started,
+          };
+        }
+        const { tables, rows } = await rewriteTables(connection, options.rewrite);
+        await connection.run('CHECKPOINT');
+        const { blocks, blockSize } = await overwriteFreeBlocks(connection);
+        report = {
+          inPlace: true,
+          tablesRewritten: tables,
+          rowsRewritten: rows,
+          blocksOverwritten: blocks,
+          blockSize,
+        };
+      } finally {
+        connection.closeSync();
+      }
+    } finally {
+      instance.closeSync();
+    }
+    await syncPath(path);
+  } finally {
+    await rm(spill, { recursive: true, force: true });
+  }
+  return { ...report, bytesAfter: (await sizeOf(path)) ?? 0, ms: performance.now() - started };
+}
+
+/** The share of the database's rows (DuckDB's estimate) that these tables hold. */
+async function shareOfRows(
+  connection: DuckDBConnection,
+  names: readonly string[],
+): Promise<{ share: number; all: number }> {
+  const wanted = new Set(names);
+  let all = 0;
+  let named = 0;
+  for (const row of (
+    await connection.runAndReadAll(
+      `SELECT table_name, estimated_size::DOUBLE AS n FROM duckdb_tables() WHERE database_name = current_database()`,
+    )
+  ).getRowObjects()) {
+    all += Number(row.n);
+    if (wanted.has(String(row.table_name))) named += Number(row.n);
+  }
+  return { share: all === 0 ? 0 : named / all, all };
+}
+
+/** Writes each table again, in one transaction, checking that it keeps every row. */
+async function rewriteTables(
+  connection: DuckDBConnection,
+  names: readonly string[],
+): Promise<{ tables: number; rows: number }> {
+  const definitions = new Map(
+    (
+      await connection.runAndReadAll(
+        `SELECT table_name, sql FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main'`,
+      )
+    )
+      .getRowObjects()
+      .map((row) => [String(row.table_name), String(row.sql)]),
+  );
+  let tables = 0;
+  let rows = 0;
+  await connection.run('BEGIN TRANSACTION');
+  try {
+    for (const name of new Set(names)) {
+      const definition = definitions.get(name);
+      if (definition === undefined) continue; // gone since (a later migration), nothing to purge
+      const quoted = quoteIdentifier(name);
+      const prefix = [`CREATE TABLE ${name}(`, `CREATE TABLE ${quoted}(`].find((start) =>
+        definition.startsWith(start),
+      );
+      if (prefix === undefined) throw new Error(`Cannot read the definition of table ${name}: ${definition}`);
+      await connection.run(`CREATE TABLE ${rewriteTable}(${definition.slice(prefix.length)}`);
+      const copied = Number(
+        (await connection.run(`INSERT INTO ${rewriteTable} SELECT * FROM ${quoted}`)).rowsChanged,
+      );
+      const [count] = (await connection.runAndReadAll(`SELECT count(*)::DOUBLE FROM ${quoted}`)).getRows();
+      if (Number(count?.[0]) !== copied) {
+        throw new Error(
+          `Rewriting table ${name} copied ${copied} rows of ${String(count?.[0])}; nothing was changed.`,
+        );
+      }
+      await connection.run(`DROP TABLE ${quoted}`);
+      await connection.run(`ALTER TABLE ${rewriteTable} RENAME TO ${quoted}`);
+      tables++;
+      rows += copied;
+    }
+    await connection.run('COMMIT');
+  } catch (error) {
+    await connection.run('ROLLBACK');
+    throw error;
+  }
+  return { tables, rows };
+}
+
+/** Fills the file's free blocks with random bytes, then frees them again. */
+async function overwriteFreeBlocks(
+  connection: DuckDBConnection,
+): Promise<{ blocks: number; blockSize: number }> {
+  const size = async () => {
+    const [row] = (await connection.runAndReadAll('PRAGMA database_size')).getRowObjects();
+    return { free: Number(row?.free_blocks), blockSize: Number(row?.block_size) };
+  };
+  const initial = await size();
+  const blockSize = initial.blockSize;
+  let free = initial.free;
+  let blocks = 0;
+  await connection.run(`CREATE TABLE ${scrubTable} (b BLOB)`);
+  for (let round = 0; free > 0; round++) {
+    if (round === maxScrubRounds) {
+      throw new Error(
+        `${free} free blocks of the database file are still to overwrite after ${round} rounds.`,
+      );
+    }
+    // Values of 16 KB of random bytes (hexadecimal: DuckDB stores them as they are): 16 fill a
+    // block; a few more than the free blocks, since DuckDB's own metadata takes some too.
+    const values = Math.ceil(((free + 2) * blockSize) / 16_384);
+    await connection.run(
+      `INSERT INTO ${scrubTable}
+       SELECT array_to_string(list_transform(range(512), x -> md5(random()::VARCHAR || x::VARCHAR || i::VARCHAR)), '')::BLOB
+       FROM range(${values}) t(i)`,
+    );
+    await connection.run('CHECKPOINT');
+    blocks += free;
+    ({ free } = await size());
+  }
+  await connection.run(`DROP TABLE ${scrubTable}`);
+  await connection.run('CHECKPOINT');
+  return { blocks, blockSize };
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
