@@ -35,6 +35,32 @@ export async function removeCompactionLeftovers(path: string): Promise<void> {
 }
 
 /**
+ * Runs `work` on a DuckDB instance of its own over `path` (a file, or ':memory:'), closed after.
+ * Blocks DuckDB spills meanwhile are copies of the data: they go to `spill`, for the caller to remove.
+ */
+export async function withDuckdb<T>(
+  path: string,
+  options: CompactDatabaseOptions & { readonly spill: string },
+  work: (connection: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  const instance = await DuckDBInstance.create(path, {
+    memory_limit: options.memoryLimit ?? '256MB',
+    threads: String(options.threads ?? 2),
+    temp_directory: options.spill,
+  });
+  try {
+    const connection = await instance.connect();
+    try {
+      return await work(connection);
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+/**
  * Rewrites a closed DuckDB database file so that it holds only live data, and nothing else.
  *
  * DuckDB keeps deleted rows' bytes in the file: DELETE, CHECKPOINT and VACUUM only mark their
@@ -63,30 +89,17 @@ export async function compactDatabaseFile(
 
   let replaced = false;
   try {
-    const instance = await DuckDBInstance.create(':memory:', {
-      memory_limit: options.memoryLimit ?? '256MB',
-      threads: String(options.threads ?? 2),
-      // Blocks spilled while copying are copies of the data: keep them where cleanup finds them.
-      temp_directory: spill,
+    await withDuckdb(':memory:', { ...options, spill }, async (connection) => {
+      await connection.run(`ATTACH ${sqlString(path)} AS cible_old`);
+      // Moves a WAL left by a crash into the file, so that the old WAL can be deleted below.
+      await connection.run('CHECKPOINT cible_old');
+      await connection.run(`ATTACH ${sqlString(copy)} AS cible_new`);
+      await connection.run('COPY FROM DATABASE cible_old TO cible_new');
+      await checkSameContents(connection, path);
+      await connection.run('CHECKPOINT cible_new');
+      await connection.run('DETACH cible_new');
+      await connection.run('DETACH cible_old');
     });
-    try {
-      const connection = await instance.connect();
-      try {
-        await connection.run(`ATTACH ${sqlString(path)} AS cible_old`);
-        // Moves a WAL left by a crash into the file, so that the old WAL can be deleted below.
-        await connection.run('CHECKPOINT cible_old');
-        await connection.run(`ATTACH ${sqlString(copy)} AS cible_new`);
-        await connection.run('COPY FROM DATABASE cible_old TO cible_new');
-        await checkSameContents(connection, path);
-        await connection.run('CHECKPOINT cible_new');
-        await connection.run('DETACH cible_new');
-        await connection.run('DETACH cible_old');
-      } finally {
-        connection.closeSync();
-      }
-    } finally {
-      instance.closeSync();
-    }
     if ((await sizeOf(copyWal)) !== undefined) {
       throw new Error(
         `The copy of ${path} still has a WAL after a checkpoint; the original is left as it was.`,

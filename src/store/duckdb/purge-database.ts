@@ -1,5 +1,6 @@
 import { rm } from 'node:fs/promises';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { withDuckdb } from './compact-database.ts';
 import { sizeOf, syncPath } from '../file-sync.ts';
 
 export interface PurgeDatabaseOptions {
@@ -69,52 +70,42 @@ export async function purgeDatabaseFile(
   if ((await sizeOf(path)) === undefined) {
     throw new Error(`Cannot purge ${path}: there is no such file. Give the path of a DuckDB database file.`);
   }
-  let report: Omit<PurgeDatabaseReport, 'bytesAfter' | 'ms'>;
+  let report: Omit<PurgeDatabaseReport, 'bytesAfter' | 'ms'> | undefined;
   try {
-    const instance = await DuckDBInstance.create(path, {
-      memory_limit: options.memoryLimit ?? '256MB',
-      threads: String(options.threads ?? 2),
-      // Spilled blocks are copies of the data: keep them where they are removed below.
-      temp_directory: spill,
+    report = await withDuckdb(path, { ...options, spill }, async (connection) => {
+      await connection.run(`DROP TABLE IF EXISTS ${scrubTable}`);
+      await connection.run(`DROP TABLE IF EXISTS ${rewriteTable}`);
+      const { share, all } = await shareOfRows(connection, options.rewrite);
+      if (all >= (options.maxShareFromRows ?? 1_000_000) && share > (options.maxShare ?? 0.5))
+        return undefined;
+      const { tables, rows } = await rewriteTables(connection, options.rewrite);
+      await connection.run('CHECKPOINT');
+      const { blocks, blockSize } = await overwriteFreeBlocks(connection);
+      return {
+        inPlace: true,
+        tablesRewritten: tables,
+        rowsRewritten: rows,
+        blocksOverwritten: blocks,
+        blockSize,
+      };
     });
-    try {
-      const connection = await instance.connect();
-      try {
-        await connection.run(`DROP TABLE IF EXISTS ${scrubTable}`);
-        await connection.run(`DROP TABLE IF EXISTS ${rewriteTable}`);
-        const { share, all } = await shareOfRows(connection, options.rewrite);
-        if (all >= (options.maxShareFromRows ?? 1_000_000) && share > (options.maxShare ?? 0.5)) {
-          return {
-            inPlace: false,
-            tablesRewritten: 0,
-            rowsRewritten: 0,
-            blocksOverwritten: 0,
-            blockSize: 0,
-            bytesAfter: 0,
-            ms: performance.now() - started,
-          };
-        }
-        const { tables, rows } = await rewriteTables(connection, options.rewrite);
-        await connection.run('CHECKPOINT');
-        const { blocks, blockSize } = await overwriteFreeBlocks(connection);
-        report = {
-          inPlace: true,
-          tablesRewritten: tables,
-          rowsRewritten: rows,
-          blocksOverwritten: blocks,
-          blockSize,
-        };
-      } finally {
-        connection.closeSync();
-      }
-    } finally {
-      instance.closeSync();
-    }
-    await syncPath(path);
+    if (report !== undefined) await syncPath(path);
   } finally {
     await rm(spill, { recursive: true, force: true });
   }
-  return { ...report, bytesAfter: (await sizeOf(path)) ?? 0, ms: performance.now() - started };
+  const ms = performance.now() - started;
+  if (report === undefined) {
+    return {
+      inPlace: false,
+      tablesRewritten: 0,
+      rowsRewritten: 0,
+      blocksOverwritten: 0,
+      blockSize: 0,
+      bytesAfter: 0,
+      ms,
+    };
+  }
+  return { ...report, bytesAfter: (await sizeOf(path)) ?? 0, ms };
 }
 
 /** The share of the database's rows (DuckDB's estimate) that these tables hold. */
