@@ -232,6 +232,36 @@ describe('purgeDatabaseFile', () => {
     await assertKeptTheRest(dataDir);
   });
 
+  it('writes again only the row groups that lost rows of a table without an index', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cible-test-purge-groups-'));
+    const file = join(dir, 'notes.duckdb');
+    try {
+      const instance = await DuckDBInstance.create(file);
+      const connection = await instance.connect();
+      // Stored as written, so that a byte search finds every copy.
+      await connection.run(`SET force_compression = 'uncompressed'`);
+      await connection.run('CREATE TABLE notes (id BIGINT NOT NULL, note VARCHAR NOT NULL)');
+      await connection.run(
+        `INSERT INTO notes SELECT i, CASE WHEN i IN (250001, 250777) THEN '${marker}-' || i ELSE 'note-' || i END
+         FROM range(500000) t(i)`,
+      );
+      await connection.run(`DELETE FROM notes WHERE note LIKE '${marker}%'`);
+      await connection.run('CHECKPOINT');
+      connection.closeSync();
+      instance.closeSync();
+      assert.ok(((await markerHits(dir))['notes.duckdb'] ?? 0) > 0, 'the deleted rows are in the file');
+
+      const report = await purgeDatabaseFile(file, { rewrite: ['notes'], threads: 1 });
+      assert.deepEqual(await markerHits(dir), {});
+      assert.equal(report.rowsRewritten, 122_880 - 2, 'one row group of 122,880 rows, less the two deleted');
+      assert.deepEqual(await query(file, 'SELECT count(*), count(DISTINCT id), sum(id) FROM notes'), [
+        [499_998n, 499_998n, BigInt((499_999 * 500_000) / 2 - 250_001 - 250_777)],
+      ]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names a table it cannot read, and changes nothing when a rewrite fails', async () => {
     await assert.rejects(purgeDatabaseFile(join(dataDir, 'missing.duckdb'), { rewrite: [] }), /no such file/);
     const before = await query(path, 'SELECT count(*) FROM events');
