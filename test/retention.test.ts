@@ -4,6 +4,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { adminToken, removeTestDir, startTestCible, testDataDir } from './helpers.ts';
 
+interface Summary {
+  events: number;
+  purchases: number;
+  revenue: number;
+  sessions: number;
+  sources: string[];
+  channels: { sourceId: string; events: number }[];
+}
+
 test('retention deletes raw events past their rule, on demand and on its schedule, and says so', async () => {
   const dir = await testDataDir();
   await writeFile(
@@ -23,7 +32,7 @@ test('retention deletes raw events past their rule, on demand and on its schedul
     await cible.sendBatch(web, [
       { type: 'page', userId: 'u-1', name: 'Old home', timestamp: daysAgo(40) },
       { type: 'page', userId: 'u-1', name: 'Recent home', timestamp: daysAgo(10) },
-      { type: 'track', userId: 'u-1', event: 'Product Viewed', timestamp: daysAgo(400) },
+      { type: 'track', userId: 'u-1', event: 'Product Viewed', timestamp: daysAgo(420) },
       {
         type: 'track',
         userId: 'u-1',
@@ -36,10 +45,9 @@ test('retention deletes raw events past their rule, on demand and on its schedul
       { type: 'track', userId: 'u-1', event: 'Product Viewed', timestamp: daysAgo(400) },
     ]);
     const profile = (await cible.admin<{ id: number }>('/api/profiles?identifier=userId:u-1')).id;
-    assert.equal(
-      (await cible.admin<{ summary: { events: number } }>(`/api/profiles/${profile}`)).summary.events,
-      5,
-    );
+    const before = await cible.admin<{ summary: Summary; firstSeen: string }>(`/api/profiles/${profile}`);
+    const summaryBefore = before.summary;
+    assert.equal(summaryBefore.events, 5);
 
     const run = await cible.app.inject({
       method: 'POST',
@@ -57,11 +65,12 @@ test('retention deletes raw events past their rule, on demand and on its schedul
       'Product Viewed',
       'Recent home',
     ]);
-    // The summary is read again from what is left.
-    assert.equal(
-      (await cible.admin<{ summary: { events: number } }>(`/api/profiles/${profile}`)).summary.events,
-      3,
-    );
+    // The summary still counts what went: the deleted events were added up first.
+    const after = await cible.admin<{ summary: Summary; firstSeen: string }>(`/api/profiles/${profile}`);
+    assert.deepEqual(after.summary, summaryBefore);
+    // First seen: the deleted Product Viewed, 420 days ago.
+    assert.equal(after.firstSeen, before.firstSeen);
+    assert.ok(Math.abs(Date.parse(after.firstSeen) - Date.parse(daysAgo(420))) < 60_000, after.firstSeen);
     const status = await cible.admin<{
       retention: { rules: unknown[]; lastRun: { deleted: number[] } | null; nextRunAt: string | null };
     }>('/api/privacy');

@@ -2,6 +2,7 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { ErasureRecord, ErasureRequest, ExpiryRule, PurgePlan } from '../erasure-store.ts';
 import { idList, timestampValue } from './append-rows.ts';
 import { eventPartitionsOf, eventPartitionTable, eventPartitionTables } from './event-partitions.ts';
+import { channelSql, isOrderSql, librarySql, revenueSql, sessionGapSql } from './duckdb-profile-facts.ts';
 
 /**
  * Deletes every row about the people of the request, inside the caller's transaction (on the
@@ -94,7 +95,7 @@ export async function eraseRows(
       [types, values],
     );
   }
-  for (const table of ['consent_changes', 'segment_changes']) {
+  for (const table of ['consent_changes', 'segment_changes', 'event_rollups']) {
     removed[table] = await run(`DELETE FROM ${table} WHERE profile_id IN (SELECT unnest(?::BIGINT[]))`, [
       members,
     ]);
@@ -203,6 +204,19 @@ export async function expireEvents(
     }
     let count = 0;
     for (const table of eventPartitionTables) {
+      // Added up first, so that the profile summaries still count them (see readSummaries).
+      await connection.run(
+        `INSERT INTO event_rollups
+         SELECT profile_id, source_id, type, event, channel, library, count(*),
+                count(*) FILTER (WHERE gap IS NULL OR gap > ${sessionGapSql}),
+                coalesce(sum(revenue) FILTER (WHERE ${isOrderSql}), 0), min(timestamp), max(timestamp)
+         FROM (SELECT profile_id, source_id, type, event, ${channelSql} AS channel, ${librarySql} AS library,
+                      timestamp, ${revenueSql} AS revenue,
+                      timestamp - lag(timestamp) OVER (PARTITION BY profile_id ORDER BY timestamp) AS gap
+               FROM ${table} WHERE ${where.join(' AND ')} AND profile_id IS NOT NULL)
+         GROUP BY ALL`,
+        params,
+      );
       const gone = (
         await connection.runAndReadAll(
           `DELETE FROM ${table} WHERE ${where.join(' AND ')} RETURNING profile_id::DOUBLE AS profile`,

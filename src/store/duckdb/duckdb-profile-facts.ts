@@ -43,6 +43,14 @@ export async function readProfileFacts(
   return facts;
 }
 
+/** An event's channel, library and order revenue, as profile summaries count them (over an event row). */
+export const channelSql = `coalesce(extra->>'channel', context->>'channel')`;
+export const librarySql = `context->'library'->>'name'`;
+export const isOrderSql = `type = 'track' AND event = 'Order Completed'`;
+export const revenueSql = `coalesce(TRY_CAST(properties->>'revenue' AS DOUBLE), TRY_CAST(properties->>'total' AS DOUBLE))`;
+/** A gap between a person's events that starts a new session. */
+export const sessionGapSql = 'INTERVAL 30 MINUTE';
+
 export const emptySummary: ProfileSummary = {
   events: 0,
   firstSeen: null,
@@ -195,31 +203,47 @@ async function readSummaries(
          pairs,
          'g.profile, e.timestamp, e.source_id, e.type, e.event, e.properties, e.context, e.extra',
        )}),
+     member_rollups AS MATERIALIZED (
+       SELECT g.profile, r.* FROM event_rollups r JOIN g ON g.origin = r.profile_id),
      totals AS (
-       SELECT profile,
-              count(*)::DOUBLE AS events,
-              epoch_ms(min(timestamp))::DOUBLE AS first_seen,
-              epoch_ms(max(timestamp))::DOUBLE AS last_seen,
-              list_sort(list_distinct(list(source_id))) AS sources,
-              count(*) FILTER (WHERE type = 'track' AND event = 'Order Completed')::DOUBLE AS purchases,
-              coalesce(sum(coalesce(TRY_CAST(properties->>'revenue' AS DOUBLE), TRY_CAST(properties->>'total' AS DOUBLE)))
-                FILTER (WHERE type = 'track' AND event = 'Order Completed'), 0)::DOUBLE AS revenue
-       FROM member_events GROUP BY profile),
+       SELECT profile, sum(events)::DOUBLE AS events,
+              epoch_ms(min(first_at))::DOUBLE AS first_seen, epoch_ms(max(last_at))::DOUBLE AS last_seen,
+              list_sort(list_distinct(flatten(list(sources)))) AS sources,
+              sum(purchases)::DOUBLE AS purchases, sum(revenue)::DOUBLE AS revenue
+       FROM (
+         SELECT profile, count(*) AS events, min(timestamp) AS first_at, max(timestamp) AS last_at,
+                list_distinct(list(source_id)) AS sources,
+                count(*) FILTER (WHERE ${isOrderSql}) AS purchases,
+                coalesce(sum(${revenueSql}) FILTER (WHERE ${isOrderSql}), 0) AS revenue
+         FROM member_events GROUP BY profile
+         UNION ALL
+         -- What the retention job deleted, added up before it went.
+         SELECT profile, sum(events), min(first_at), max(last_at), list_distinct(list(source_id)),
+                coalesce(sum(events) FILTER (WHERE ${isOrderSql}), 0), sum(revenue)
+         FROM member_rollups GROUP BY profile)
+       GROUP BY profile),
      visits AS (
-       SELECT profile, count(*) FILTER (WHERE gap IS NULL OR gap > INTERVAL 30 MINUTE)::DOUBLE AS sessions
-       FROM (SELECT profile, timestamp - lag(timestamp) OVER (PARTITION BY profile ORDER BY timestamp) AS gap
-             FROM member_events)
+       SELECT profile, sum(sessions)::DOUBLE AS sessions FROM (
+         SELECT profile, count(*) FILTER (WHERE gap IS NULL OR gap > ${sessionGapSql}) AS sessions
+         FROM (SELECT profile, timestamp - lag(timestamp) OVER (PARTITION BY profile ORDER BY timestamp) AS gap
+               FROM member_events)
+         GROUP BY profile
+         UNION ALL
+         SELECT profile, sum(sessions) FROM member_rollups GROUP BY profile)
        GROUP BY profile),
      channels AS (
        SELECT profile,
               to_json(list({sourceId: source_id, channel: channel, library: library, events: events, lastSeen: last_seen}
                            ORDER BY events DESC, source_id, channel NULLS FIRST, library NULLS FIRST))::VARCHAR AS channels
-       FROM (SELECT profile, source_id,
-                    coalesce(extra->>'channel', context->>'channel') AS channel,
-                    context->'library'->>'name' AS library,
-                    count(*)::DOUBLE AS events,
-                    epoch_ms(max(timestamp))::DOUBLE AS last_seen
-             FROM member_events GROUP BY ALL)
+       FROM (SELECT profile, source_id, channel, library, sum(events)::DOUBLE AS events,
+                    epoch_ms(max(last_at))::DOUBLE AS last_seen
+             FROM (SELECT profile, source_id, ${channelSql} AS channel, ${librarySql} AS library,
+                          count(*) AS events, max(timestamp) AS last_at
+                   FROM member_events GROUP BY ALL
+                   UNION ALL
+                   SELECT profile, source_id, channel, library, sum(events), max(last_at)
+                   FROM member_rollups GROUP BY ALL)
+             GROUP BY ALL)
        GROUP BY profile)
      SELECT totals.profile::DOUBLE AS profile, events, first_seen, last_seen, sources, purchases, revenue,
             sessions, channels

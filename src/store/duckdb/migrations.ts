@@ -378,4 +378,25 @@ export const migrations: readonly Migration[] = [
       'ALTER TABLE erasures ADD COLUMN event_partitions JSON',
     ],
   },
+  {
+    version: 13,
+    name: 'event roll-ups kept by retention',
+    statements: [
+      // What the retention job deleted, added up per origin profile and kind of event, so that the
+      // profile summaries still count it: events, sessions they started, revenue, first and last.
+      `CREATE TABLE event_rollups (
+        profile_id BIGINT NOT NULL,
+        source_id VARCHAR NOT NULL,
+        type VARCHAR NOT NULL,
+        event VARCHAR,
+        channel VARCHAR,
+        library VARCHAR,
+        events BIGINT NOT NULL,
+        sessions BIGINT NOT NULL,
+        revenue DOUBLE NOT NULL,
+        first_at TIMESTAMPTZ NOT NULL,
+        last_at TIMESTAMPTZ NOT NULL
+      )`,
+    ],
+  },
 ];
