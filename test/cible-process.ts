@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { serverNodeFlags } from '../src/cli/node-flags.ts';
 
 export const repoRoot = join(import.meta.dirname, '..');
 
@@ -27,6 +28,7 @@ export async function spawnCibleProcess(options: SpawnCibleOptions): Promise<Cib
   const child = spawn(
     process.execPath,
     [
+      ...serverNodeFlags,
       ...(options.nodeFlags ?? []),
       '--import',
       'tsx',
