@@ -39,6 +39,7 @@ test(
       'Quarantine',
       'Users and tokens',
       'Audit log',
+      'Privacy',
     ]);
     await fixture.screenshot(page, 'shell-signed-in');
     await page.context().close();

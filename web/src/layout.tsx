@@ -14,6 +14,7 @@ const links = [
   { to: '/quarantine', key: 'nav.quarantine', write: true },
   { to: '/users', key: 'nav.users', admin: true },
   { to: '/audit', key: 'nav.audit', admin: true },
+  { to: '/privacy', key: 'nav.privacy', admin: true },
 ] as const;
 
 /** The frame of every screen: navigation, language, who is signed in. */

@@ -2,6 +2,7 @@ import { common } from './messages.ts';
 import { admin } from './screens/admin/messages.ts';
 import { imports } from './screens/imports/messages.ts';
 import { overview } from './screens/overview/messages.ts';
+import { privacy } from './screens/privacy/messages.ts';
 import { profiles } from './screens/profiles/messages.ts';
 import { quarantine } from './screens/quarantine/messages.ts';
 import { segments } from './screens/segments/messages.ts';
@@ -19,4 +20,5 @@ export const namespaces = {
   imports,
   quarantine,
   admin,
+  privacy,
 };

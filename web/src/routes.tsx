@@ -64,6 +64,12 @@ export const router = createBrowserRouter([
         path: 'audit/*',
         lazy: async () => ({ Component: (await import('./screens/admin/audit-screen.tsx')).AuditScreen }),
       },
+      {
+        path: 'privacy/*',
+        lazy: async () => ({
+          Component: (await import('./screens/privacy/privacy-screen.tsx')).PrivacyScreen,
+        }),
+      },
       { path: '*', Component: NotFound },
     ],
   },
