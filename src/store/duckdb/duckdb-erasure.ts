@@ -1,6 +1,6 @@
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { ErasureRecord, ErasureRequest, ExpiryRule, PurgePlan } from '../erasure-store.ts';
-import { idList, timestampValue } from './append-rows.ts';
+import { idList, idsInSql, timestampValue } from './append-rows.ts';
 import { eventPartitionsOf, eventPartitionTable, eventPartitionTables } from './event-partitions.ts';
 import { channelSql, isOrderSql, librarySql, revenueSql, sessionGapSql } from './duckdb-profile-facts.ts';
 
@@ -12,7 +12,8 @@ export async function eraseRows(
   connection: DuckDBConnection,
   request: ErasureRequest,
 ): Promise<Record<string, number>> {
-  const members = idList(request.members);
+  // The ids written into the SQL: a list of constants filters the table scan (see idsInSql).
+  const members = idsInSql(request.members);
   const types = jsonList(request.identifiers.map((identifier) => identifier.type));
   const values = jsonList(request.identifiers.map((identifier) => identifier.value));
   const run = async (sql: string, params: DuckDBValue[]): Promise<number> =>
@@ -29,21 +30,26 @@ export async function eraseRows(
      ${partitions
        .map(
          (partition) =>
-           `SELECT ${partition} AS part, seq, message_id, user_id, anonymous_id, traits
-            FROM ${eventPartitionTable(partition)} WHERE profile_id IN (SELECT unnest(?::BIGINT[]))`,
+           `SELECT ${partition} AS part, rowid AS row, message_id, user_id, anonymous_id, traits
+            FROM ${eventPartitionTable(partition)} WHERE profile_id IN ${members}`,
        )
        .join(' UNION ALL ')}
      UNION ALL
-     SELECT 0 AS part, seq, message_id, user_id, anonymous_id, traits FROM ${eventPartitionTable(0)}
+     SELECT 0 AS part, rowid AS row, message_id, user_id, anonymous_id, traits FROM ${eventPartitionTable(0)}
      WHERE profile_id IS NULL AND (user_id IN (SELECT value FROM ${pairs} WHERE type = 'userId')
        OR anonymous_id IN (SELECT value FROM ${pairs} WHERE type = 'anonymousId'))`,
-    [...partitions.map(() => members), types, values, types, values],
+    [types, values, types, values],
   );
-  const emptied = (
-    await connection.runAndReadAll('SELECT DISTINCT part FROM cible_erased_events ORDER BY part')
-  )
-    .getRows()
-    .map((row) => Number(row[0]));
+  // Their rows in each partition, deleted by row id: DuckDB goes straight to them.
+  const rowsByPartition = new Map<number, number[]>();
+  for (const [part, row] of (
+    await connection.runAndReadAll('SELECT part, row::DOUBLE FROM cible_erased_events ORDER BY part, row')
+  ).getRows()) {
+    const rows = rowsByPartition.get(Number(part)) ?? [];
+    rows.push(Number(row));
+    rowsByPartition.set(Number(part), rows);
+  }
+  const emptied = [...rowsByPartition.keys()];
   // The values as their events carried them ("Jane.Doe@Gmail.com") and normalised: records kept
   // as received text are searched for any of them.
   await connection.run(
@@ -67,27 +73,20 @@ export async function eraseRows(
   removed.quarantine = await run(`DELETE FROM quarantine WHERE ${holdsValue('payload')}`, []);
   removed.import_rejections = await run(`DELETE FROM import_rejections WHERE ${holdsValue('raw')}`, []);
   removed.events = 0;
-  for (const partition of emptied) {
+  for (const [partition, rows] of rowsByPartition) {
     removed.events += await run(
-      `DELETE FROM ${eventPartitionTable(partition)}
-       WHERE seq IN (SELECT seq FROM cible_erased_events WHERE part = ${partition})`,
+      `DELETE FROM ${eventPartitionTable(partition)} WHERE rowid IN ${idsInSql(rows)}`,
       [],
     );
   }
   for (const table of ['identities', 'trait_observations', 'trait_keys']) {
-    removed[table] = await run(
-      `DELETE FROM ${table} WHERE origin_profile_id IN (SELECT unnest(?::BIGINT[]))`,
-      [members],
-    );
+    removed[table] = await run(`DELETE FROM ${table} WHERE origin_profile_id IN ${members}`, []);
   }
-  removed.merges = await run(
-    `DELETE FROM merges WHERE survivor IN (SELECT unnest(?::BIGINT[])) OR absorbed IN (SELECT unnest(?::BIGINT[]))`,
-    [members, members],
-  );
+  removed.merges = await run(`DELETE FROM merges WHERE survivor IN ${members} OR absorbed IN ${members}`, []);
   removed.identity_conflicts = await run(
     `DELETE FROM identity_conflicts WHERE list_has_any(profiles, ?::BIGINT[])
        OR (identifier_type, identifier_value) IN (SELECT (type, value) FROM ${pairs})`,
-    [members, types, values],
+    [idList(request.members), types, values],
   );
   for (const table of ['identifier_sightings', 'shared_identifiers']) {
     removed[table] = await run(
@@ -96,11 +95,9 @@ export async function eraseRows(
     );
   }
   for (const table of ['consent_changes', 'segment_changes', 'event_rollups']) {
-    removed[table] = await run(`DELETE FROM ${table} WHERE profile_id IN (SELECT unnest(?::BIGINT[]))`, [
-      members,
-    ]);
+    removed[table] = await run(`DELETE FROM ${table} WHERE profile_id IN ${members}`, []);
   }
-  removed.profiles = await run(`DELETE FROM profiles WHERE id IN (SELECT unnest(?::BIGINT[]))`, [members]);
+  removed.profiles = await run(`DELETE FROM profiles WHERE id IN ${members}`, []);
   await connection.run('DROP TABLE cible_erased_values');
   await connection.run('DROP TABLE cible_erased_events');
 
