@@ -153,6 +153,7 @@ async function screensOf(server: BenchServer): Promise<Screen[]> {
     { name: 'quarantine', path: '/quarantine' },
     { name: 'users and tokens', path: '/users' },
     { name: 'audit log', path: '/audit' },
+    { name: 'privacy', path: '/privacy' },
   ];
   const profile = profiles[0];
   if (profile !== undefined) screens.push({ name: 'profile 360°', path: `/profiles/${profile.id}` });

@@ -58,6 +58,9 @@ export function insertIntoEventPartitions(columns: string, source: string): stri
   );
 }
 
+/** Above this many partitions, a read by profile scans the union once (see eventsOfProfiles). */
+const manyPartitions = 4;
+
 /**
  * The events of some origin profiles, for reads by profile: the union of the partitions that can
  * hold them, each read through its row ids (DuckDB then reads the wide columns of the matching rows
@@ -71,6 +74,11 @@ export function eventsOfProfiles(
   profileFilter: string,
 ): string {
   if (partitions.length === 0) return `(SELECT ${select} FROM events e ${join} WHERE false)`;
+  // Many profiles at once (the documents builder) span most partitions: one scan of the union
+  // then costs less memory than a row-id lookup per partition.
+  if (partitions.length > manyPartitions) {
+    return `(SELECT ${select} FROM events e ${join} WHERE e.${profileFilter})`;
+  }
   return `(${partitions
     .map((partition) => {
       const table = eventPartitionTable(partition);
