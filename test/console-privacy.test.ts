@@ -114,7 +114,7 @@ test(
     await outcome.waitFor({ timeout: 30_000 });
     assert.match(
       await outcome.innerText(),
-      /^Purge done: 1 erasure purged in [\d.,]+ ?m?s, (tables rewritten in place|whole file copied)\.$/,
+      /^Purge done: 1 erasure purged in [\d.,]+\s?(ms|secs?), (tables rewritten in place|whole file copied)\.$/,
     );
     // The status is fetched again once the purge answers.
     await row.getByText('Purged', { exact: true }).waitFor();
