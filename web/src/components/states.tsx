@@ -1,6 +1,7 @@
 import type { UseQueryResult } from '@tanstack/react-query';
 import type { ReactNode } from 'react';
 import { useTranslation } from 'react-i18next';
+import { Link } from 'react-router';
 import { ApiError } from '../api.ts';
 
 export function Loading({ label }: { readonly label?: string }) {
@@ -43,6 +44,32 @@ export function ErrorState({ error, onRetry }: { readonly error: unknown; readon
         </button>
       )}
     </div>
+  );
+}
+
+/**
+ * A detail screen whose record could not be read: "not found" with a way back when the API says
+ * it does not exist (404, or 400 for an id that cannot be one), the error with a retry otherwise.
+ */
+export function DetailFailure({
+  error,
+  notFound,
+  back,
+  onRetry,
+}: {
+  readonly error: unknown;
+  readonly notFound: string;
+  readonly back: string;
+  readonly onRetry: () => void;
+}) {
+  const missing = error instanceof ApiError && (error.status === 404 || error.status === 400);
+  return missing ? (
+    <EmptyState>
+      <p>{notFound}</p>
+      <Link to="..">{back}</Link>
+    </EmptyState>
+  ) : (
+    <ErrorState error={error} onRetry={onRetry} />
   );
 }
 

@@ -2,14 +2,14 @@ import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tansta
 import { useState } from 'react';
 import { useTranslation } from 'react-i18next';
 import { Link, Route, Routes, useNavigate, useParams } from 'react-router';
-import { api, ApiError } from '../../api.ts';
+import { api } from '../../api.ts';
 import { ConfirmDialog } from '../../components/confirm-dialog.tsx';
 import { DataTable, type Column } from '../../components/data-table.tsx';
 import { formatDateTime, formatNumber } from '../../components/format.ts';
 import { RoleGate } from '../../components/role-gate.tsx';
 import { Pager, useCursorPages } from '../../components/pager.tsx';
 import { Page, Section, Stat } from '../../components/page.tsx';
-import { EmptyState, ErrorState, Loading, QueryView } from '../../components/states.tsx';
+import { DetailFailure, ErrorState, Loading, QueryView } from '../../components/states.tsx';
 import { useSession } from '../../session.tsx';
 import { sourceNameOf, useSources } from '../sources/source-api.ts';
 import { isActive, statusTone, type ImportJob, type RejectedRow } from './import-api.ts';
@@ -122,18 +122,14 @@ function ImportDetail() {
   });
   if (query.isPending) return <Loading />;
   if (query.isError) {
-    const missing =
-      query.error instanceof ApiError && (query.error.status === 404 || query.error.status === 400);
     return (
       <Page title={t('title')}>
-        {missing ? (
-          <EmptyState>
-            <p>{t('detail.notFound', { id })}</p>
-            <Link to="..">{t('back')}</Link>
-          </EmptyState>
-        ) : (
-          <ErrorState error={query.error} onRetry={() => void query.refetch()} />
-        )}
+        <DetailFailure
+          error={query.error}
+          notFound={t('detail.notFound', { id })}
+          back={t('back')}
+          onRetry={() => void query.refetch()}
+        />
       </Page>
     );
   }

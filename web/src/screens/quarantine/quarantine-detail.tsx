@@ -5,7 +5,7 @@ import { Link, useParams } from 'react-router';
 import { api, ApiError } from '../../api.ts';
 import { formatDateTime, formatNumber } from '../../components/format.ts';
 import { Page, Section } from '../../components/page.tsx';
-import { EmptyState, ErrorState, Loading } from '../../components/states.tsx';
+import { DetailFailure, Loading } from '../../components/states.tsx';
 import { sourceNameOf, useSources } from '../sources/source-api.ts';
 import {
   editablePayload,
@@ -26,18 +26,14 @@ export function QuarantineDetail() {
   });
   if (query.isPending) return <Loading />;
   if (query.isError) {
-    const missing =
-      query.error instanceof ApiError && (query.error.status === 404 || query.error.status === 400);
     return (
       <Page title={t('title')}>
-        {missing ? (
-          <EmptyState>
-            <p>{t('detail.notFound', { id })}</p>
-            <Link to="..">{t('back')}</Link>
-          </EmptyState>
-        ) : (
-          <ErrorState error={query.error} onRetry={() => void query.refetch()} />
-        )}
+        <DetailFailure
+          error={query.error}
+          notFound={t('detail.notFound', { id })}
+          back={t('back')}
+          onRetry={() => void query.refetch()}
+        />
       </Page>
     );
   }
