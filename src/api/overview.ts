@@ -1,6 +1,7 @@
 import { share } from './quality.ts';
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
+import { timeZoneOffset } from '../domain/time-zone.ts';
 import { mergedPairs } from '../domain/identity-graph.ts';
 import type { TraitRules } from '../domain/traits.ts';
 import { CibleError } from '../errors.ts';
@@ -345,29 +346,7 @@ export function bucketRange(at: number, days: number, timeZone: string): BucketR
  * sampled every six hours, each change then found to the millisecond.
  */
 export function utcOffsets(timeZone: string, from: number, to: number): UtcOffset[] {
-  const format = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-    second: 'numeric',
-  });
-  const offsetAt = (instant: number): number => {
-    const whole = Math.floor(instant / 1000) * 1000;
-    const parts = Object.fromEntries(format.formatToParts(whole).map((part) => [part.type, part.value]));
-    const local = Date.UTC(
-      Number(parts.year),
-      Number(parts.month) - 1,
-      Number(parts.day),
-      Number(parts.hour),
-      Number(parts.minute),
-      Number(parts.second),
-    );
-    return local - whole;
-  };
+  const offsetAt = (instant: number): number => timeZoneOffset(timeZone, instant);
   const step = 6 * hour;
   const offsets: UtcOffset[] = [{ from, offsetMs: offsetAt(from) }];
   let previous = from;

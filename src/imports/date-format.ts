@@ -1,3 +1,4 @@
+import { timeZoneOffset } from '../domain/time-zone.ts';
 import { ValueError } from './value-error.ts';
 
 /** Reads one cell as a time in ms since the epoch, or says why it cannot. */
@@ -120,7 +121,6 @@ function escape(literal: string): string {
   return literal.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
 /** Offsets by zone and hour: computing one through Intl costs microseconds, and files repeat hours. */
 const offsets = new Map<string, number>();
 
@@ -138,31 +138,7 @@ function offsetAt(utcMs: number, timezone: string): number {
   const key = `${timezone}\u0000${hour}`;
   const cached = offsets.get(key);
   if (cached !== undefined) return cached;
-  let formatter = formatters.get(timezone);
-  if (formatter === undefined) {
-    formatter = new Intl.DateTimeFormat('en-US', {
-      timeZone: timezone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-    });
-    formatters.set(timezone, formatter);
-  }
-  const at = hour * 3_600_000;
-  const parts = Object.fromEntries(formatter.formatToParts(at).map((part) => [part.type, part.value]));
-  const wall = Date.UTC(
-    Number(parts.year),
-    Number(parts.month) - 1,
-    Number(parts.day),
-    Number(parts.hour),
-    Number(parts.minute),
-    Number(parts.second),
-  );
-  const offset = wall - at;
+  const offset = timeZoneOffset(timezone, hour * 3_600_000);
   if (offsets.size > 100_000) offsets.clear();
   offsets.set(key, offset);
   return offset;
