@@ -64,8 +64,8 @@ const manyPartitions = 4;
 /**
  * The events of some origin profiles, for reads by profile: the union of the partitions that can
  * hold them, each read through its row ids (DuckDB then reads the wide columns of the matching rows
- * only). `select` is a SELECT list over `e`; `join` and `where` may name `e`, `profileFilter` is the
- * condition on `profile_id` alone that finds the rows.
+ * only). `select` is a SELECT list over `e` and what `join` adds; `profileFilter` is the condition
+ * on the unqualified column `profile_id` that finds the rows.
  */
 export function eventsOfProfiles(
   partitions: readonly number[],
@@ -77,7 +77,7 @@ export function eventsOfProfiles(
   // Many profiles at once (the documents builder) span most partitions: one scan of the union
   // then costs less memory than a row-id lookup per partition.
   if (partitions.length > manyPartitions) {
-    return `(SELECT ${select} FROM events e ${join} WHERE e.${profileFilter})`;
+    return `(SELECT ${select} FROM events e ${join} WHERE ${profileFilter})`;
   }
   return `(${partitions
     .map((partition) => {
