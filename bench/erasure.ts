@@ -132,13 +132,14 @@ export async function runErasureBenchmark(args: readonly string[]): Promise<numb
         tablesRewritten: report.tablesRewritten,
         rowsRewritten: report.rowsRewritten,
         mbOverwritten: round((report.blocksOverwritten * report.blockSize) / 1024 / 1024, 1),
+        metadataPieces: report.metadataPiecesOverwritten,
         mbAfter: round(report.bytesAfter / 1024 / 1024, 1),
       };
       purges.push(entry);
       log(
         `physical purge in place, ${what}: ${fmt(entry.ms)} ms; ${entry.tablesRewritten} tables ` +
           `(${fmt(entry.rowsRewritten)} rows) written again, ${entry.mbOverwritten} MB of free blocks ` +
-          `overwritten (target ≤ 10 s)`,
+          `and ${fmt(entry.metadataPieces)} free pieces of metadata blocks overwritten (target ≤ 10 s)`,
       );
     };
 

@@ -262,6 +262,44 @@ describe('purgeDatabaseFile', () => {
     }
   });
 
+  it('overwrites the column statistics left in the free pieces of metadata blocks', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cible-test-purge-metadata-'));
+    const file = join(dir, 'people.duckdb');
+    // Statistics keep the first 8 bytes of a segment's smallest value: the marker's, here.
+    const prefix = marker.slice(0, 8);
+    const prefixHits = async () => (await readFile(file)).indexOf(prefix) >= 0;
+    try {
+      const instance = await DuckDBInstance.create(file);
+      const connection = await instance.connect();
+      await connection.run('CREATE TABLE people (email VARCHAR PRIMARY KEY, name VARCHAR)');
+      await connection.run('CREATE TABLE visits (email VARCHAR, visited TIMESTAMP)');
+      await connection.run(
+        `INSERT INTO people VALUES ('${marker}@example.com', '${marker}'), ('zoe@example.com', 'Zoe')`,
+      );
+      await connection.run(
+        `INSERT INTO visits VALUES ('${marker}@example.com', now()), ('zoe@example.com', now())`,
+      );
+      await connection.run('CHECKPOINT');
+      await connection.run(`DELETE FROM people WHERE name = '${marker}'`);
+      await connection.run(`DELETE FROM visits WHERE email LIKE '${marker}%'`);
+      connection.closeSync();
+      instance.closeSync();
+      assert.equal(await prefixHits(), true, 'the deleted values are in the file');
+
+      const report = await purgeDatabaseFile(file, { rewrite: ['people', 'visits'], threads: 1 });
+      assert.ok(report.metadataPiecesOverwritten > 0, JSON.stringify(report));
+      assert.equal(await prefixHits(), false, 'no statistics keep the deleted values');
+      assert.deepEqual(await query(file, 'SELECT email, name FROM people'), [['zoe@example.com', 'Zoe']]);
+      assert.deepEqual(await query(file, 'SELECT email FROM visits'), [['zoe@example.com']]);
+      assert.deepEqual(
+        await query(file, "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'cible_%'"),
+        [[0n]],
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('names a table it cannot read, and changes nothing when a rewrite fails', async () => {
     await assert.rejects(purgeDatabaseFile(join(dataDir, 'missing.duckdb'), { rewrite: [] }), /no such file/);
     const before = await query(path, 'SELECT count(*) FROM events');

@@ -28,6 +28,8 @@ export interface PurgeDatabaseReport {
   /** Free blocks of the file overwritten, and the block size, in bytes. */
   readonly blocksOverwritten: number;
   readonly blockSize: number;
+  /** Free pieces of metadata blocks overwritten (see overwriteFreeSpace). */
+  readonly metadataPiecesOverwritten: number;
   readonly bytesAfter: number;
   readonly ms: number;
 }
@@ -40,6 +42,9 @@ export function purgeLeftovers(path: string): string[] {
 /** The table that fills the free blocks while a purge runs; one left by a crash is dropped. */
 const scrubTable = 'cible_scrub';
 const rewriteTable = 'cible_rewrite';
+/** The tables that take the free pieces of metadata blocks (cible_scrub_metadata0, 1...). */
+const metadataTable = 'cible_scrub_metadata';
+const metadataFillerColumns = 100;
 /** Rounds of filling before giving up: each fills every block free when it starts. */
 const maxScrubRounds = 6;
 
@@ -49,15 +54,17 @@ const maxScrubRounds = 6;
  *
  * DuckDB leaves a deleted row's bytes where they were: in its row group (marked deleted) until the
  * table is written again, and then in the blocks the old row group occupied, now free but not
- * cleared. So: (1) each table named is written again, as a new table with the same definition
- * filled from the old one, which is dropped, in one transaction; (2) after a checkpoint the file's
- * free blocks, which hold the old copies, are overwritten with random bytes: a table of random
- * values is written until no block is free (DuckDB allocates from its free list before growing the
- * file), and dropped. Its blocks are then free again, holding only random bytes.
+ * cleared, and its column statistics in the free pieces of metadata blocks. So: (1) each table
+ * named is written again, as a new table with the same definition filled from the old one, which
+ * is dropped, in one transaction; (2) after a checkpoint the file's free blocks, which hold the old
+ * copies, are overwritten with random bytes: a table of random values is written until no block is
+ * free (DuckDB allocates from its free list before growing the file); (3) the free pieces of
+ * metadata blocks are overwritten too (overwriteFreeSpace); the filling tables are dropped. Their
+ * blocks are then free again, holding only random bytes and metadata of the purged database.
  *
- * A crash leaves either the old tables or the new ones (one transaction), and at most a leftover
- * filling table, dropped by the next purge; the caller keeps the erasures pending until this
- * resolves, so the next purge starts again. Throws if free blocks remain after the rounds: the
+ * A crash leaves either the old tables or the new ones (one transaction), and at most leftover
+ * filling tables, dropped by the next purge; the caller keeps the erasures pending until this
+ * resolves, so the next purge starts again. Throws if free space remains after the rounds: the
  * caller then rewrites the whole file (compactDatabaseFile).
  */
 export async function purgeDatabaseFile(
@@ -75,18 +82,20 @@ export async function purgeDatabaseFile(
     report = await withDuckdb(path, { ...options, spill }, async (connection) => {
       await connection.run(`DROP TABLE IF EXISTS ${scrubTable}`);
       await connection.run(`DROP TABLE IF EXISTS ${rewriteTable}`);
+      await dropMetadataFillers(connection);
       const { share, all } = await shareOfRows(connection, options.rewrite);
       if (all >= (options.maxShareFromRows ?? 1_000_000) && share > (options.maxShare ?? 0.5))
         return undefined;
       const { tables, rows } = await rewriteTables(connection, options.rewrite);
       await connection.run('CHECKPOINT');
-      const { blocks, blockSize } = await overwriteFreeBlocks(connection);
+      const { blocks, blockSize, metadataPieces } = await overwriteFreeSpace(connection);
       return {
         inPlace: true,
         tablesRewritten: tables,
         rowsRewritten: rows,
         blocksOverwritten: blocks,
         blockSize,
+        metadataPiecesOverwritten: metadataPieces,
       };
     });
     if (report !== undefined) await syncPath(path);
@@ -101,6 +110,7 @@ export async function purgeDatabaseFile(
       rowsRewritten: 0,
       blocksOverwritten: 0,
       blockSize: 0,
+      metadataPiecesOverwritten: 0,
       bytesAfter: 0,
       ms,
     };
@@ -285,9 +295,93 @@ async function expectRows(
   }
 }
 
-/** Fills the file's free blocks with random bytes, then frees them again. */
-async function overwriteFreeBlocks(
+/**
+ * Overwrites every free part of the file that may hold old bytes: the free blocks, and the free
+ * pieces of metadata blocks. DuckDB splits a metadata block into 64 pieces, each written whole
+ * (zeros after the content) when allocated, and gives a block back to the free list only when all
+ * its pieces are free; the free pieces keep old column statistics, which hold the first 8 bytes
+ * of a segment's smallest and largest values.
+ *
+ * So the free pieces found after the rewrite are suspects, until seen in use after a checkpoint
+ * (allocated, hence overwritten). With no free block left (DuckDB then allocates metadata from
+ * the existing blocks' free pieces, lowest block first, before growing the file), wide tables of
+ * one row are written until every suspect piece has been in use. Free blocks are filled before
+ * and after that, since a metadata block all of whose pieces are freed becomes a free block.
+ */
+async function overwriteFreeSpace(
   connection: DuckDBConnection,
+): Promise<{ blocks: number; blockSize: number; metadataPieces: number }> {
+  const suspects = await freeMetadataPieces(connection);
+  const seen = async () => {
+    const free = await freeMetadataPieces(connection);
+    for (const piece of suspects) if (!free.has(piece)) suspects.delete(piece);
+  };
+  const metadataPieces = suspects.size;
+  await connection.run(`CREATE TABLE ${scrubTable} (b BLOB)`);
+  const first = await fillFreeBlocks(connection, seen);
+  let fillers = 0;
+  try {
+    for (let round = 0; suspects.size > 0; round++) {
+      if (round === maxScrubRounds) {
+        throw new Error(
+          `${suspects.size} free pieces of metadata blocks are still to overwrite after ${round} rounds.`,
+        );
+      }
+      // About 60 pieces a table of 100 columns; every free piece is taken lowest block first.
+      const free = (await freeMetadataPieces(connection)).size;
+      for (const end = fillers + Math.ceil(free / 50); fillers < end; fillers++) {
+        const columns = Array.from({ length: metadataFillerColumns }, (_, i) => `c${i}`);
+        await connection.run(
+          `CREATE TABLE ${metadataTable}${fillers} (${columns.map((column) => `${column} VARCHAR`).join(', ')})`,
+        );
+        await connection.run(
+          `INSERT INTO ${metadataTable}${fillers} SELECT ${columns.map(() => 'md5(random()::VARCHAR)').join(', ')}`,
+        );
+      }
+      await connection.run('CHECKPOINT');
+      await seen();
+    }
+    const second = await fillFreeBlocks(connection, seen);
+    return { blocks: first.blocks + second.blocks, blockSize: first.blockSize, metadataPieces };
+  } finally {
+    for (let filler = 0; filler < fillers; filler++) {
+      await connection.run(`DROP TABLE IF EXISTS ${metadataTable}${filler}`);
+    }
+    await connection.run(`DROP TABLE ${scrubTable}`);
+    await connection.run('CHECKPOINT');
+  }
+}
+
+/** Drops the metadata filling tables a crash may have left. */
+async function dropMetadataFillers(connection: DuckDBConnection): Promise<void> {
+  for (const row of (
+    await connection.runAndReadAll(
+      `SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND starts_with(table_name, ?)`,
+      [metadataTable],
+    )
+  ).getRowObjects()) {
+    await connection.run(`DROP TABLE ${quoteIdentifier(String(row.table_name))}`);
+  }
+}
+
+/** The free pieces of the metadata blocks, as "block:piece". */
+async function freeMetadataPieces(connection: DuckDBConnection): Promise<Set<string>> {
+  const pieces = new Set<string>();
+  for (const row of (
+    await connection.runAndReadAll(
+      `SELECT unnest(list_transform(free_list, x -> block_id::VARCHAR || ':' || x::VARCHAR)) AS piece
+       FROM pragma_metadata_info()`,
+    )
+  ).getRows()) {
+    pieces.add(String(row[0]));
+  }
+  return pieces;
+}
+
+/** Fills the file's free blocks with random bytes (rows of the scrub table) until none is free. */
+async function fillFreeBlocks(
+  connection: DuckDBConnection,
+  afterCheckpoint: () => Promise<void>,
 ): Promise<{ blocks: number; blockSize: number }> {
   const size = async () => {
     const [row] = (await connection.runAndReadAll('PRAGMA database_size')).getRowObjects();
@@ -297,7 +391,6 @@ async function overwriteFreeBlocks(
   const blockSize = initial.blockSize;
   let free = initial.free;
   let blocks = 0;
-  await connection.run(`CREATE TABLE ${scrubTable} (b BLOB)`);
   for (let round = 0; free > 0; round++) {
     if (round === maxScrubRounds) {
       throw new Error(
@@ -313,11 +406,10 @@ async function overwriteFreeBlocks(
        FROM range(${values}) t(i)`,
     );
     await connection.run('CHECKPOINT');
+    await afterCheckpoint();
     blocks += free;
     ({ free } = await size());
   }
-  await connection.run(`DROP TABLE ${scrubTable}`);
-  await connection.run('CHECKPOINT');
   return { blocks, blockSize };
 }
 
