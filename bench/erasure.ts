@@ -197,7 +197,7 @@ interface Person {
 }
 
 /** People picked at random among those with events, with their merged origins and identifiers. */
-async function pickPeople(path: string, count: number, profiles: number): Promise<Person[]> {
+export async function pickPeople(path: string, count: number, profiles: number): Promise<Person[]> {
   const instance = await DuckDBInstance.create(path);
   const connection = await instance.connect();
   const picked: Person[] = [];

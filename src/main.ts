@@ -302,6 +302,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     store: storage.erasure,
     rules: config.rules.retention,
     sources: () => sources.list(),
+    expressions: () => segments.computedTraits.list().map((trait) => trait.expression),
     intervalMs: 86_400_000,
     async afterRun(origins) {
       // Profile summaries and event conditions read the events: both are computed again.

@@ -1,4 +1,5 @@
 import type { RetentionRule } from '../config/rules-file.ts';
+import type { EventExpression } from '../segments/rule.ts';
 import type { ErasureStore, ExpiryRule, RetentionRun } from '../store/erasure-store.ts';
 
 export interface RetentionOptions {
@@ -8,6 +9,8 @@ export interface RetentionOptions {
   readonly sources: () => readonly { readonly id: string; readonly name: string }[];
   /** How often the job runs, ms. */
   readonly intervalMs: number;
+  /** The computed traits' expressions: retention keeps what they read of the events it deletes. */
+  readonly expressions: () => readonly EventExpression[];
   /** What must forget the deleted events: profile documents, segments. */
   readonly afterRun: (originProfiles: readonly number[]) => Promise<void>;
   readonly now: () => number;
@@ -56,7 +59,7 @@ export function createRetention(options: RetentionOptions): Retention {
     running ??= (async () => {
       try {
         const at = options.now();
-        const result = await options.store.applyRetention(expiryRules(at), at);
+        const result = await options.store.applyRetention(expiryRules(at), at, options.expressions());
         if (result.profiles.length > 0) await options.afterRun(result.profiles);
         return { at: result.at, deleted: result.deleted };
       } finally {

@@ -5,6 +5,7 @@ import {
   type ConsentRules,
   type ConsentStatus,
 } from '../domain/consent.ts';
+import { expressionKey } from './expression-key.ts';
 import {
   durationMs,
   parseIsoDate,
@@ -36,6 +37,8 @@ export interface ProfileView {
   readonly events: readonly ViewEvent[];
   /** The profile's consent: foldConsent of its origin profiles' changes, in recording order. */
   readonly consent: ConsentStatus;
+  /** What retention kept of the events it deleted, for computed traits (see ExpressionRollup). */
+  readonly rollups?: readonly ExpressionRollup[];
 }
 
 export interface ViewEvent {
@@ -77,7 +80,7 @@ function judge(rule: Rule, view: ProfileView, options: EvaluateOptions, within: 
       const value =
         computed === undefined
           ? view.traits.get(rule.name)
-          : evaluateExpression(computed, view.events, options.now);
+          : evaluateExpression(computed, view.events, options.now, view.rollups);
       return testValue(value, rule.test, options.now);
     }
     case 'identifier':
@@ -251,55 +254,113 @@ function occurrence(condition: OccurrenceCondition, events: readonly ViewEvent[]
   return at !== undefined && testDate(at, condition.test, now);
 }
 
-/** The value of a computed trait for a profile with these events (see EventExpression). */
+/**
+ * What the retention job kept of a profile's events it deleted, for one computed trait (by the
+ * expressionKey of its expression): the events matching it, added up per day (per day and value
+ * for `mode` and `distinct`). `value` is what the aggregate needs: the sum for `sum` and `avg`,
+ * the smallest or largest number for `min` and `max`, the value at the first or last event for
+ * `first` and `last` with a property, the value for `mode` and `distinct`.
+ */
+export interface ExpressionRollup {
+  readonly key: string;
+  /** The times of the first and last events added up, ms; the group takes part in a window by the last. */
+  readonly firstAt: number;
+  readonly lastAt: number;
+  readonly events: number;
+  /** How many of them had a number in the property (for `avg`). */
+  readonly numbers: number;
+  readonly value: unknown;
+}
+
+/** One event, or one roll-up of several, as the aggregates read them. */
+interface Part {
+  readonly firstAt: number;
+  readonly lastAt: number;
+  /** Recording order of an event; roll-ups come before every event. */
+  readonly seq: number;
+  readonly events: number;
+  readonly numbers: number;
+  readonly value: unknown;
+}
+
+/**
+ * The value of a computed trait for a profile with these events (see EventExpression), and the
+ * roll-ups retention kept of the events it deleted (those for this expression's key only).
+ */
 export function evaluateExpression(
   expression: EventExpression,
   events: readonly ViewEvent[],
   now: number,
+  rollups: readonly ExpressionRollup[] = [],
 ): unknown {
   const { from, to } = windowBounds(expression.window, now);
-  const selected = events
-    .filter(
-      (candidate) =>
-        candidate.timestamp >= from &&
-        candidate.timestamp < to &&
-        matches(candidate, expression.event, expression.where, now),
-    )
-    .sort((a, b) => a.timestamp - b.timestamp || a.seq - b.seq);
   const { aggregate, property } = expression;
-  if (aggregate === 'count') return selected.length;
-  if ((aggregate === 'first' || aggregate === 'last') && property === undefined) {
-    const event = aggregate === 'first' ? selected[0] : selected.at(-1);
-    return event === undefined ? null : new Date(event.timestamp).toISOString();
+  const numeric = aggregate === 'sum' || aggregate === 'min' || aggregate === 'max' || aggregate === 'avg';
+  const parts: Part[] = [];
+  for (const candidate of events) {
+    if (candidate.timestamp < from || candidate.timestamp >= to) continue;
+    if (!matches(candidate, expression.event, expression.where, now)) continue;
+    const value = property === undefined ? null : propertyAt(candidate.properties, property);
+    if (property !== undefined && (value === undefined || value === null)) continue;
+    const number = typeof value === 'number';
+    parts.push({
+      firstAt: candidate.timestamp,
+      lastAt: candidate.timestamp,
+      seq: candidate.seq,
+      events: 1,
+      numbers: number ? 1 : 0,
+      value: numeric && !number ? null : value,
+    });
   }
-  const valued = selected
-    .map((event) => ({ event, value: propertyAt(event.properties, property ?? []) }))
-    .filter(({ value }) => value !== undefined && value !== null);
+  if (rollups.length > 0) {
+    const key = expressionKey(expression);
+    for (const rollup of rollups) {
+      if (rollup.key !== key || rollup.lastAt < from || rollup.lastAt >= to) continue;
+      parts.push({ ...rollup, seq: -Infinity });
+    }
+  }
+  const numbers = parts.filter((part) => typeof part.value === 'number').map((part) => part.value as number);
   switch (aggregate) {
-    case 'first':
-      return valued[0]?.value ?? null;
-    case 'last':
-      return valued.at(-1)?.value ?? null;
+    case 'count':
+      return parts.reduce((total, part) => total + part.events, 0);
     case 'sum':
+      return numbers.reduce((total, value) => total + value, 0);
     case 'min':
+      return numbers.length === 0 ? null : Math.min(...numbers);
     case 'max':
+      return numbers.length === 0 ? null : Math.max(...numbers);
     case 'avg': {
-      const numbers = valued
-        .map(({ value }) => value)
-        .filter((value): value is number => typeof value === 'number');
-      if (aggregate === 'sum') return numbers.reduce((total, value) => total + value, 0);
-      if (numbers.length === 0) return null;
-      if (aggregate === 'min') return Math.min(...numbers);
-      if (aggregate === 'max') return Math.max(...numbers);
-      return numbers.reduce((total, value) => total + value, 0) / numbers.length;
+      const count = parts.reduce((total, part) => total + part.numbers, 0);
+      return count === 0 ? null : numbers.reduce((total, value) => total + value, 0) / count;
+    }
+    case 'first':
+    case 'last': {
+      const first = aggregate === 'first';
+      let chosen: Part | undefined;
+      for (const part of parts) {
+        if (chosen === undefined) chosen = part;
+        else if (
+          first &&
+          (part.firstAt < chosen.firstAt || (part.firstAt === chosen.firstAt && part.seq < chosen.seq))
+        )
+          chosen = part;
+        else if (
+          !first &&
+          (part.lastAt > chosen.lastAt || (part.lastAt === chosen.lastAt && part.seq > chosen.seq))
+        )
+          chosen = part;
+      }
+      if (chosen === undefined) return null;
+      if (property !== undefined) return chosen.value;
+      return new Date(first ? chosen.firstAt : chosen.lastAt).toISOString();
     }
     case 'mode': {
       const counts = new Map<string, { count: number; latest: number; value: unknown }>();
-      for (const { event, value } of valued) {
-        const key = JSON.stringify(value);
-        const entry = counts.get(key) ?? { count: 0, latest: -Infinity, value };
-        entry.count += 1;
-        entry.latest = Math.max(entry.latest, event.timestamp);
+      for (const part of parts) {
+        const key = JSON.stringify(part.value);
+        const entry = counts.get(key) ?? { count: 0, latest: -Infinity, value: part.value };
+        entry.count += part.events;
+        entry.latest = Math.max(entry.latest, part.lastAt);
         counts.set(key, entry);
       }
       const best = [...counts].sort(
@@ -309,7 +370,7 @@ export function evaluateExpression(
       return best === undefined ? null : best[1].value;
     }
     case 'distinct': {
-      const keys = [...new Set(valued.map(({ value }) => JSON.stringify(value)))].sort();
+      const keys = [...new Set(parts.map((part) => JSON.stringify(part.value)))].sort();
       return keys.map((key) => JSON.parse(key) as unknown);
     }
   }

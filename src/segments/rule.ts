@@ -119,6 +119,8 @@ export const purposePattern = '^[a-z][a-z0-9_]*$';
  *   the smallest JSON text.
  * - `distinct`: the list of a property's different values, sorted by their JSON text.
  * Null and absent properties are skipped by every aggregate that reads one.
+ * Events the retention job deleted still count, through the roll-ups it kept of them for each
+ * expression (ExpressionRollup in evaluate-rule.ts), taken at the time of their day's last event.
  */
 export interface EventExpression {
   readonly aggregate: ExpressionAggregate;

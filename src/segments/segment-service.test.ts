@@ -48,7 +48,7 @@ function fakeStore(failures: number) {
       return new Map(
         [...groups.keys()].map((profile) => [
           profile,
-          { events: [order], traits: [], consent: { purposes: {} } },
+          { events: [order], rollups: [], traits: [], consent: { purposes: {} } },
         ]),
       );
     },
@@ -122,7 +122,9 @@ test('a consent change re-judges the segments that read its purpose, under the c
     refreshSegment: async () => [],
     readProfileViews: async (groups, needs) => {
       reads.push({ profiles: [...groups.keys()], needs });
-      return new Map([...groups.keys()].map((profile) => [profile, { events: [], traits: [], consent }]));
+      return new Map(
+        [...groups.keys()].map((profile) => [profile, { events: [], rollups: [], traits: [], consent }]),
+      );
     },
     recordChanges: async (changes, at) => {
       const numbered = changes.map((change, index) => ({ ...change, seq: recorded.length + index + 1, at }));

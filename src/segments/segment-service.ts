@@ -437,6 +437,7 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         traits: new Map([...traits].map(([name, trait]) => [name, trait.value])),
         identifierTypes: new Set(graph.identifiersOf(profile).map(({ identifier }) => identifier.type)),
         events: data.events,
+        rollups: data.rollups,
         consent: data.consent,
       };
       for (const segment of affected.get(profile) ?? []) {
@@ -691,10 +692,13 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
         consent: [],
       };
       const views = await options.store.readProfileViews(new Map([[profileId, members]]), needs);
-      const events = views.get(profileId)?.events ?? [];
+      const view = views.get(profileId);
       const now = clock();
       return Object.fromEntries(
-        traits.map((trait) => [trait.name, evaluateExpression(trait.expression, events, now)]),
+        traits.map((trait) => [
+          trait.name,
+          evaluateExpression(trait.expression, view?.events ?? [], now, view?.rollups),
+        ]),
       );
     },
   };

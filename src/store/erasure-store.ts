@@ -1,3 +1,5 @@
+import type { EventExpression } from '../segments/rule.ts';
+
 /** What erasing people needs from the store: removing every row about them, and the suppression list. */
 export interface ErasureStore {
   /**
@@ -25,7 +27,12 @@ export interface ErasureStore {
    * Deletes raw events past their retention, each rule's in turn, in one transaction, and records
    * the run. Answers the events deleted per rule and the origin profiles they belonged to.
    */
-  applyRetention(rules: readonly ExpiryRule[], at: number): Promise<RetentionRun & { profiles: number[] }>;
+  applyRetention(
+    rules: readonly ExpiryRule[],
+    at: number,
+    /** The computed traits' expressions: what they read of the events deleted is kept (ExpressionRollup). */
+    expressions: readonly EventExpression[],
+  ): Promise<RetentionRun & { profiles: number[] }>;
   lastRetentionRun(): Promise<RetentionRun | undefined>;
 }
 

@@ -1,6 +1,6 @@
 import type { ConsentRules, ConsentStatus } from '../domain/consent.ts';
 import type { TraitRules } from '../domain/traits.ts';
-import type { ViewEvent } from '../segments/evaluate-rule.ts';
+import type { ExpressionRollup, ViewEvent } from '../segments/evaluate-rule.ts';
 import type { Needs } from '../segments/rule-dependencies.ts';
 import type { EventExpression, Rule } from '../segments/rule.ts';
 import type { ProfileGroups, TraitRow } from './store.ts';
@@ -71,6 +71,8 @@ export interface SegmentStore {
 /** What readProfileViews reads of one profile. */
 export interface ProfileViewData {
   readonly events: ViewEvent[];
+  /** The roll-ups retention kept for computed traits reading these events (see ExpressionRollup). */
+  readonly rollups: ExpressionRollup[];
   readonly traits: TraitRow[];
   readonly consent: ConsentStatus;
 }

@@ -2,6 +2,9 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import type { ErasureRecord, ErasureRequest, ExpiryRule, PurgePlan } from '../erasure-store.ts';
 import { idList, idsInSql, timestampValue } from './append-rows.ts';
 import { eventPartitionsOf, eventPartitionTable, eventPartitionTables } from './event-partitions.ts';
+import { durationMs, type EventExpression } from '../../segments/rule.ts';
+import { expressionKey } from '../../segments/expression-key.ts';
+import { compileRollupInsert } from './duckdb-segment-sql.ts';
 import { channelSql, isOrderSql, librarySql, revenueSql, sessionGapSql } from './duckdb-profile-facts.ts';
 
 /**
@@ -94,7 +97,7 @@ export async function eraseRows(
       [types, values],
     );
   }
-  for (const table of ['consent_changes', 'segment_changes', 'event_rollups']) {
+  for (const table of ['consent_changes', 'segment_changes', 'event_rollups', 'computed_trait_rollups']) {
     removed[table] = await run(`DELETE FROM ${table} WHERE profile_id IN ${members}`, []);
   }
   removed.profiles = await run(`DELETE FROM profiles WHERE id IN ${members}`, []);
@@ -176,14 +179,38 @@ function jsonList(values: readonly string[]): string {
   return JSON.stringify(values);
 }
 
+/**
+ * Drops the roll-ups no computed trait reads any more: those of expressions no longer defined
+ * (a computed trait deleted or changed), and those a window of the last N days has left for good.
+ */
+async function forgetStaleRollups(
+  connection: DuckDBConnection,
+  expressions: readonly EventExpression[],
+  at: number,
+): Promise<void> {
+  await connection.run(
+    `DELETE FROM computed_trait_rollups WHERE expression_key NOT IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
+    [jsonList(expressions.map(expressionKey))],
+  );
+  for (const expression of expressions) {
+    if (expression.window.kind !== 'last') continue;
+    await connection.run('DELETE FROM computed_trait_rollups WHERE expression_key = ? AND last_at < ?', [
+      expressionKey(expression),
+      timestampValue(at - durationMs(expression.window.duration)),
+    ]);
+  }
+}
+
 /** Deletes the events each rule expires, inside the caller's transaction; see ErasureStore.applyRetention. */
 export async function expireEvents(
   connection: DuckDBConnection,
   rules: readonly ExpiryRule[],
   at: number,
+  expressions: readonly EventExpression[],
 ): Promise<{ deleted: number[]; profiles: number[] }> {
   const deleted: number[] = [];
   const profiles = new Set<number>();
+  await forgetStaleRollups(connection, expressions, at);
   for (const rule of rules) {
     const where = ['timestamp < ?'];
     const params: DuckDBValue[] = [timestampValue(rule.before)];
@@ -199,9 +226,22 @@ export async function expireEvents(
       where.push(`source_id IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`);
       params.push(jsonList(rule.sourceIds));
     }
+    const conditions = (param: (value: DuckDBValue) => string) => [
+      `e.timestamp < ${param(timestampValue(rule.before))}`,
+      ...(rule.type === undefined ? [] : [`e.type = ${param(rule.type)}`]),
+      ...(rule.event === undefined ? [] : [`e.event = ${param(rule.event)}`]),
+      ...(rule.sourceIds === undefined
+        ? []
+        : [`e.source_id IN (SELECT unnest(from_json(${param(jsonList(rule.sourceIds))}, '["VARCHAR"]')))`]),
+    ];
     let count = 0;
     for (const table of eventPartitionTables) {
-      // Added up first, so that the profile summaries still count them (see readSummaries).
+      // Added up first, so that the computed traits still count them (see ExpressionRollup)...
+      for (const expression of expressions) {
+        const insert = compileRollupInsert(expression, { now: at, table, conditions });
+        await connection.run(insert.sql, insert.params);
+      }
+      // ... and the profile summaries too (see readSummaries).
       await connection.run(
         `INSERT INTO event_rollups
          SELECT profile_id, source_id, type, event, channel, library, count(*),

@@ -1,4 +1,5 @@
 import { compareNumber } from '../../segments/evaluate-rule.ts';
+import { expressionKey } from '../../segments/expression-key.ts';
 import type { DuckDBValue } from '@duckdb/node-api';
 import { defaultConsentRules, type ConsentRules } from '../../domain/consent.ts';
 import type { TraitRules } from '../../domain/traits.ts';
@@ -93,6 +94,35 @@ export function compileExpressionQuery(
   return assemble(compiler, options, `people.profile, ${value} AS v`, 'true');
 }
 
+/**
+ * The statement that adds up, into computed_trait_rollups, the events of a table (an event
+ * partition) that a computed trait reads and that meet the conditions given (a retention rule's,
+ * over `e`, with parameters from `param`): per origin profile and day, and value for `mode` and
+ * `distinct` (see ExpressionRollup). Events outside the expression's window now are left out:
+ * windows only move forward, so those never count again.
+ */
+export function compileRollupInsert(
+  expression: EventExpression,
+  options: {
+    readonly now: number;
+    readonly table: string;
+    readonly conditions: (param: (value: DuckDBValue) => string) => readonly string[];
+  },
+): SegmentQuery {
+  const compiler = createCompiler({
+    now: options.now,
+    traitRules: { sourcePriority: {}, firstTouch: [] },
+    segmentRule: () => undefined,
+    merged: { origins: [], profiles: [] },
+  });
+  const sql = compiler.rollupInsert(
+    expression,
+    options.table,
+    options.conditions((value) => compiler.param(value)),
+  );
+  return { sql, params: compiler.params };
+}
+
 function assemble(
   compiler: Compiler,
   options: SegmentQueryOptions,
@@ -130,6 +160,8 @@ interface Compiler {
   predicate(rule: Rule, within: readonly string[]): string;
   /** A computed trait's value per person (a JSON expression over the joined tables). */
   expression(expression: EventExpression): string;
+  /** See compileRollupInsert. */
+  rollupInsert(expression: EventExpression, table: string, conditions: readonly string[]): string;
 }
 
 const numericJson = `('BIGINT', 'UBIGINT', 'DOUBLE')`;
@@ -236,70 +268,88 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     return [`e.type = 'track'`, `e.event = ${param(event)}`, ...filters].join(' AND ');
   }
 
-  function windowBounds(window: Window): string[] {
-    if (window.kind === 'last')
-      return [`e.timestamp >= ${instant(options.now - durationMs(window.duration))}`];
+  function windowBounds(window: Window, column = 'e.timestamp'): string[] {
+    if (window.kind === 'last') return [`${column} >= ${instant(options.now - durationMs(window.duration))}`];
     if (window.kind === 'between') {
       return [
-        `e.timestamp >= ${instant(resolveDate({ at: window.from }, options.now))}`,
-        `e.timestamp < ${instant(resolveDate({ at: window.to }, options.now))}`,
+        `${column} >= ${instant(resolveDate({ at: window.from }, options.now))}`,
+        `${column} < ${instant(resolveDate({ at: window.to }, options.now))}`,
       ];
     }
     return [];
   }
 
-  /** A computed trait's value per person: a CTE, read through the returned JSON expression. */
+  /**
+   * A computed trait's value per person: a CTE, read through the returned JSON expression. It reads
+   * the events and the roll-ups retention kept of deleted ones (see ExpressionRollup) as one list
+   * of parts, as evaluateExpression does.
+   */
   function expression(computed: EventExpression): string {
-    const where = [eventFilter(computed.event, computed.where), ...windowBounds(computed.window)];
-    const from = `FROM events e LEFT JOIN merged ON merged.origin = e.profile_id`;
-    const profile = `${profileOf('e.profile_id')} AS profile`;
     const { aggregate } = computed;
     const property =
       computed.property === undefined
         ? undefined
         : `json_extract(e.properties, ${param(jsonPath(computed.property))})`;
-    const present =
-      property === undefined ? 'true' : `(${property} IS NOT NULL AND json_type(${property}) <> 'NULL')`;
-    if (aggregate === 'mode' && property !== undefined) {
+    const number = `CASE WHEN json_type(${property}) IN ${numericJson} THEN try_cast(${property} AS DOUBLE) END`;
+    const numeric = aggregate === 'sum' || aggregate === 'min' || aggregate === 'max' || aggregate === 'avg';
+    const where = [
+      eventFilter(computed.event, computed.where),
+      ...windowBounds(computed.window, 'e.timestamp'),
+    ];
+    if (property !== undefined) where.push(`${property} IS NOT NULL AND json_type(${property}) <> 'NULL'`);
+    const value = property === undefined ? 'NULL::JSON' : numeric ? `to_json(${number})` : property;
+    const parts = `(
+      SELECT ${profileOf('e.profile_id')} AS profile, e.timestamp AS first_at, e.timestamp AS last_at,
+             e.seq::DOUBLE AS seq, 1 AS events, ${property === undefined ? 0 : `CASE WHEN ${number} IS NULL THEN 0 ELSE 1 END`} AS numbers,
+             ${value} AS value
+      FROM events e LEFT JOIN merged ON merged.origin = e.profile_id
+      WHERE ${where.join(' AND ')}${narrowed('e.profile_id')}
+      UNION ALL
+      SELECT ${profileOf('r.profile_id')}, r.first_at, r.last_at, '-Infinity'::DOUBLE, r.events, r.numbers, r.value
+      FROM computed_trait_rollups r LEFT JOIN merged ON merged.origin = r.profile_id
+      WHERE ${[`r.expression_key = ${param(expressionKey(computed))}`, ...windowBounds(computed.window, 'r.last_at')].join(' AND ')}${narrowed('r.profile_id')}
+    ) p`;
+    const asNumber = `try_cast(p.value AS DOUBLE)`;
+    if (aggregate === 'mode') {
       const name = table(
         'c',
         `SELECT profile, first(value ORDER BY n DESC, latest DESC, text ASC) AS v FROM (
-           SELECT ${profile}, ${property}::VARCHAR AS text, any_value(${property}) AS value, count(*) AS n,
-                  max(e.timestamp) AS latest
-           ${from} WHERE ${[...where, present].join(' AND ')}${narrowed('e.profile_id')} GROUP BY ALL)
+           SELECT profile, p.value::VARCHAR AS text, any_value(p.value) AS value, sum(p.events) AS n,
+                  max(p.last_at) AS latest
+           FROM ${parts} GROUP BY ALL)
          GROUP BY profile`,
       );
       return `${name}.v`;
     }
-    let value: string;
+    let result: string;
     switch (aggregate) {
       case 'count':
-        value = 'to_json(count(*))';
+        result = 'to_json(sum(p.events))';
         break;
       case 'sum':
       case 'min':
       case 'max':
+        result = `to_json(${aggregate}(${asNumber}))`;
+        break;
       case 'avg':
-        value = `to_json(${aggregate}(CASE WHEN json_type(${property}) IN ${numericJson} THEN try_cast(${property} AS DOUBLE) END))`;
+        result = `to_json(CASE WHEN sum(p.numbers) > 0 THEN sum(${asNumber}) / sum(p.numbers) END)`;
         break;
       case 'first':
       case 'last': {
-        const direction = aggregate === 'first' ? 'ASC' : 'DESC';
-        value =
+        const first = aggregate === 'first';
+        const at = first ? 'p.first_at' : 'p.last_at';
+        const direction = first ? 'ASC' : 'DESC';
+        result =
           property === undefined
-            ? `to_json(strftime(make_timestamp(epoch_us(${aggregate === 'first' ? 'min' : 'max'}(e.timestamp))), '%Y-%m-%dT%H:%M:%S.%gZ'))`
-            : `first(${property} ORDER BY e.timestamp ${direction}, e.seq ${direction}) FILTER (WHERE ${present})`;
+            ? `to_json(strftime(make_timestamp(epoch_us(${first ? 'min' : 'max'}(${at}))), '%Y-%m-%dT%H:%M:%S.%gZ'))`
+            : `first(p.value ORDER BY ${at} ${direction}, p.seq ${direction})`;
         break;
       }
-      case 'mode':
       case 'distinct':
-        value = `('[' || string_agg(DISTINCT ${property}::VARCHAR, ',' ORDER BY ${property}::VARCHAR) FILTER (WHERE ${present}) || ']')::JSON`;
+        result = `('[' || string_agg(DISTINCT p.value::VARCHAR, ',' ORDER BY p.value::VARCHAR) || ']')::JSON`;
         break;
     }
-    const name = table(
-      'c',
-      `SELECT ${profile}, ${value} AS v ${from} WHERE ${where.join(' AND ')}${narrowed('e.profile_id')} GROUP BY ALL`,
-    );
+    const name = table('c', `SELECT profile, ${result} AS v FROM ${parts} GROUP BY ALL`);
     // Without any event: count and sum are 0, distinct an empty list; the others have no value.
     if (aggregate === 'count' || aggregate === 'sum') return `coalesce(${name}.v, '0'::JSON)`;
     if (aggregate === 'distinct') return `coalesce(${name}.v, '[]'::JSON)`;
@@ -440,6 +490,51 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     }
   }
 
+  function rollupInsert(computed: EventExpression, from: string, conditions: readonly string[]): string {
+    const { aggregate } = computed;
+    const property =
+      computed.property === undefined
+        ? undefined
+        : `json_extract(e.properties, ${param(jsonPath(computed.property))})`;
+    const number = `CASE WHEN json_type(${property}) IN ${numericJson} THEN try_cast(${property} AS DOUBLE) END`;
+    const where = [
+      eventFilter(computed.event, computed.where),
+      ...windowBounds(computed.window),
+      'e.profile_id IS NOT NULL',
+      ...conditions,
+    ];
+    if (property !== undefined) where.push(`${property} IS NOT NULL AND json_type(${property}) <> 'NULL'`);
+    const groups = [`e.profile_id`, `date_trunc('day', e.timestamp)`];
+    let value = 'NULL::JSON';
+    switch (aggregate) {
+      case 'sum':
+      case 'avg':
+        value = `to_json(sum(${number}))`;
+        break;
+      case 'min':
+      case 'max':
+        value = `to_json(${aggregate}(${number}))`;
+        break;
+      case 'first':
+      case 'last': {
+        const direction = aggregate === 'first' ? 'ASC' : 'DESC';
+        if (property !== undefined)
+          value = `first(${property} ORDER BY e.timestamp ${direction}, e.seq ${direction})`;
+        break;
+      }
+      case 'mode':
+      case 'distinct':
+        groups.push(`${property}::VARCHAR`);
+        value = `any_value(${property})`;
+        break;
+    }
+    return `INSERT INTO computed_trait_rollups
+      SELECT ${param(expressionKey(computed))}, ${param(computed.event)}, e.profile_id, min(e.timestamp), max(e.timestamp),
+             count(*), ${property === undefined ? '0' : `count(${number})`}, ${value}
+      FROM ${from} e WHERE ${where.join(' AND ')}
+      GROUP BY ${groups.join(', ')}`;
+  }
+
   function compareNumber(value: string, op: NumberOp, bound: number): string {
     return `${value} ${op === '!=' ? '<>' : op} ${param(bound)}::DOUBLE`;
   }
@@ -451,6 +546,7 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
     param,
     predicate,
     expression,
+    rollupInsert,
     get candidates() {
       return candidates;
     },

@@ -7,7 +7,7 @@ import {
   type ConsentState,
 } from '../../domain/consent.ts';
 import type { EventExpression, Rule } from '../../segments/rule.ts';
-import type { ViewEvent } from '../../segments/evaluate-rule.ts';
+import type { ExpressionRollup, ViewEvent } from '../../segments/evaluate-rule.ts';
 import type { Needs } from '../../segments/rule-dependencies.ts';
 import type {
   ComputedTraitRecord,
@@ -319,8 +319,12 @@ async function readProfileViews(
   needs: Needs,
 ): Promise<Map<number, ProfileViewData>> {
   if (groups.size === 0) return new Map();
-  const views = new Map<number, { events: ViewEvent[]; traits: TraitRow[]; changes: ConsentObservation[] }>();
-  for (const profile of groups.keys()) views.set(profile, { events: [], traits: [], changes: [] });
+  const views = new Map<
+    number,
+    { events: ViewEvent[]; rollups: ExpressionRollup[]; traits: TraitRow[]; changes: ConsentObservation[] }
+  >();
+  for (const profile of groups.keys())
+    views.set(profile, { events: [], rollups: [], traits: [], changes: [] });
   const pairs = groupPairs(groups);
   if (needs.events.length > 0) {
     const events = await connection.runAndReadAll(
@@ -339,6 +343,27 @@ async function readProfileViews(
         timestamp: Number(row.at),
         properties:
           row.properties === null ? null : (JSON.parse(String(row.properties)) as Record<string, unknown>),
+      });
+    }
+  }
+  if (needs.events.length > 0) {
+    const rollups = await connection.runAndReadAll(
+      `WITH ${groupsTable}
+       SELECT g.profile::DOUBLE AS profile, r.expression_key, epoch_ms(r.first_at)::DOUBLE AS first_at,
+              epoch_ms(r.last_at)::DOUBLE AS last_at, r.events::DOUBLE AS events, r.numbers::DOUBLE AS numbers,
+              r.value::VARCHAR AS value
+       FROM computed_trait_rollups r JOIN g ON g.origin = r.profile_id
+       WHERE r.event IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
+      [pairs.origins, pairs.profiles, JSON.stringify(needs.events)],
+    );
+    for (const row of rollups.getRowObjects()) {
+      views.get(Number(row.profile))?.rollups.push({
+        key: String(row.expression_key),
+        firstAt: Number(row.first_at),
+        lastAt: Number(row.last_at),
+        events: Number(row.events),
+        numbers: Number(row.numbers),
+        value: row.value === null ? null : (JSON.parse(String(row.value)) as unknown),
       });
     }
   }
@@ -375,9 +400,9 @@ async function readProfileViews(
     }
   }
   return new Map(
-    [...views].map(([profile, { events, traits, changes }]) => [
+    [...views].map(([profile, { events, rollups, traits, changes }]) => [
       profile,
-      { events, traits, consent: foldConsent(changes) },
+      { events, rollups, traits, consent: foldConsent(changes) },
     ]),
   );
 }

@@ -472,10 +472,10 @@ export async function createDuckdbStore(options: DuckdbStoreOptions): Promise<St
       async addDroppedEvents(count) {
         await reader.run('UPDATE privacy_counters SET dropped_events = dropped_events + ?', [count]);
       },
-      async applyRetention(rules, at) {
+      async applyRetention(rules, at, expressions) {
         let result: { deleted: number[]; profiles: number[] } = { deleted: [], profiles: [] };
         await writeAlone(async () => {
-          result = await expireEvents(writer, rules, at);
+          result = await expireEvents(writer, rules, at, expressions);
         });
         return { at, ...result };
       },

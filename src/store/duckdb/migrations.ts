@@ -399,4 +399,22 @@ export const migrations: readonly Migration[] = [
       )`,
     ],
   },
+  {
+    version: 14,
+    name: 'computed trait roll-ups kept by retention',
+    statements: [
+      // What the retention job deleted, added up per origin profile, day (and value, for mode and
+      // distinct) for each computed trait, by the key of its expression (see ExpressionRollup).
+      `CREATE TABLE computed_trait_rollups (
+        expression_key VARCHAR NOT NULL,
+        event VARCHAR NOT NULL,
+        profile_id BIGINT NOT NULL,
+        first_at TIMESTAMPTZ NOT NULL,
+        last_at TIMESTAMPTZ NOT NULL,
+        events BIGINT NOT NULL,
+        numbers BIGINT NOT NULL,
+        value JSON
+      )`,
+    ],
+  },
 ];
