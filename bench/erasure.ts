@@ -27,7 +27,7 @@ const help = `Usage: npm run bench -- erasure [flags]
 
   --profiles <n>   Profiles of the data set (default 1000000)
   --events <n>     Events of the data set (default 10000000)
-  --people <n>     People erased, one at a time (default 20)
+  --people <n>     People erased, one at a time (default 40)
   --dir <path>     Where to copy the database (default: the OS temp dir)
   --rebuild        Build the data set again even if it is cached
   --logical-only   Skip the physical purge
@@ -54,7 +54,7 @@ export async function runErasureBenchmark(args: readonly string[]): Promise<numb
   }
   const profiles = integerFlag('--profiles', values.profiles, 1_000_000, 1000);
   const events = integerFlag('--events', values.events, 10_000_000, 1000);
-  const people = integerFlag('--people', values.people, 20, 1);
+  const people = integerFlag('--people', values.people, 40, 2);
   const dataset = await segmentsDataset(profiles, events, { rebuild: values.rebuild === true });
   const dataDir = await mkdtemp(join(values.dir ?? tmpdir(), 'cible-bench-erasure-'));
   const path = join(dataDir, databaseFileName);
@@ -65,7 +65,10 @@ export async function runErasureBenchmark(args: readonly string[]): Promise<numb
     const sizeMb = (await stat(path)).size / 1024 / 1024;
     const picked = await pickPeople(path, people, profiles);
 
+    // The first erasure after the store opens reads from a cold buffer pool; the others are timed
+    // apart, as in a server that has been running.
     const times: number[] = [];
+    const coldTimes: number[] = [];
     let removedEvents = 0;
     /** Erases people[from, to) one at a time; answers their erasure ids. */
     const erase = async (
@@ -90,7 +93,7 @@ export async function runErasureBenchmark(args: readonly string[]): Promise<numb
               type: identifier.type,
             })),
           });
-          times.push(performance.now() - started);
+          (index === 0 ? coldTimes : times).push(performance.now() - started);
           ids.push(id);
           removedEvents += record.removed.events ?? 0;
           const left = await reopened.listEvents({ profileIds: person.members, limit: 1 });
@@ -147,10 +150,11 @@ export async function runErasureBenchmark(args: readonly string[]): Promise<numb
     if (values['logical-only'] !== true) await purgeInPlace('one person', first);
     const rest = await erase(1, people);
     const sorted = [...times].sort((a, b) => a - b);
+    const cold = coldTimes.map((ms) => round(ms, 1));
     log(
-      `logical erasure of ${people} people (${fmt(removedEvents)} events): first ${round(times[0]!, 1)} ms,` +
-        ` p50 ${round(percentile(sorted, 0.5), 1)} ms, p90 ${round(percentile(sorted, 0.9), 1)} ms,` +
-        ` max ${round(sorted.at(-1)!, 1)} ms (target ≤ 100 ms)`,
+      `logical erasure of ${people} people (${fmt(removedEvents)} events): first after opening the store ` +
+        `${cold.join(', ')} ms; the ${sorted.length} others p50 ${round(percentile(sorted, 0.5), 1)} ms, ` +
+        `p90 ${round(percentile(sorted, 0.9), 1)} ms, max ${round(sorted.at(-1) ?? 0, 1)} ms (target ≤ 100 ms)`,
     );
     let wholeFile: { ms: number; mbBefore: number; mbAfter: number } | undefined;
     if (values['logical-only'] !== true && rest.ids.length > 0) {
@@ -174,10 +178,10 @@ export async function runErasureBenchmark(args: readonly string[]): Promise<numb
         erasedPeople: people,
         erasedEvents: removedEvents,
         logicalMs: {
-          first: round(times[0]!, 1),
+          firstAfterOpening: cold,
           p50: round(percentile(sorted, 0.5), 1),
           p90: round(percentile(sorted, 0.9), 1),
-          max: round(sorted.at(-1)!, 1),
+          max: round(sorted.at(-1) ?? 0, 1),
         },
         purgeOnePersonMs: purges[0]?.ms ?? null,
         purges,

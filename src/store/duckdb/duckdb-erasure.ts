@@ -28,53 +28,58 @@ export async function eraseRows(
   // Only the partitions of their origin profiles hold their events, and the first also those
   // stored without a profile.
   const partitions = eventPartitionsOf(request.members, true);
-  await connection.run(
-    `CREATE OR REPLACE TEMP TABLE cible_erased_events AS
-     ${partitions
-       .map(
-         (partition) =>
-           `SELECT ${partition} AS part, rowid AS row, message_id, user_id, anonymous_id, traits
-            FROM ${eventPartitionTable(partition)} WHERE profile_id IN ${members}`,
-       )
-       .join(' UNION ALL ')}
-     UNION ALL
-     SELECT 0 AS part, rowid AS row, message_id, user_id, anonymous_id, traits FROM ${eventPartitionTable(0)}
-     WHERE profile_id IS NULL AND (user_id IN (SELECT value FROM ${pairs} WHERE type = 'userId')
-       OR anonymous_id IN (SELECT value FROM ${pairs} WHERE type = 'anonymousId'))`,
-    [types, values, types, values],
-  );
+  // Not user_id nor anonymous_id: stored trimmed, as the identifiers of the request hold them.
+  const carried = 'rowid::DOUBLE AS row, message_id, traits::VARCHAR AS traits';
+  const found = (
+    await connection.runAndReadAll(
+      `${partitions
+        .map(
+          (partition) =>
+            `SELECT ${partition} AS part, ${carried} FROM ${eventPartitionTable(partition)} WHERE profile_id IN ${members}`,
+        )
+        .join(' UNION ALL ')}
+       UNION ALL
+       SELECT 0 AS part, ${carried} FROM ${eventPartitionTable(0)}
+       WHERE profile_id IS NULL AND (user_id IN (SELECT value FROM ${pairs} WHERE type = 'userId')
+         OR anonymous_id IN (SELECT value FROM ${pairs} WHERE type = 'anonymousId'))`,
+      [types, values, types, values],
+    )
+  ).getRowObjects();
   // Their rows in each partition, deleted by row id: DuckDB goes straight to them.
   const rowsByPartition = new Map<number, number[]>();
-  for (const [part, row] of (
-    await connection.runAndReadAll('SELECT part, row::DOUBLE FROM cible_erased_events ORDER BY part, row')
-  ).getRows()) {
-    const rows = rowsByPartition.get(Number(part)) ?? [];
-    rows.push(Number(row));
-    rowsByPartition.set(Number(part), rows);
+  const messageIds = new Set<string>();
+  // The values as their events carried them ("Jane.Doe@Gmail.com", "06 12 34 56 78") and as
+  // normalised: records kept as received text are searched for any of them.
+  const erasedValues = new Set<string>();
+  const addValue = (value: unknown) => {
+    if (typeof value === 'string' && value.length >= 3) erasedValues.add(value.toLowerCase());
+  };
+  for (const row of found) {
+    const part = Number(row.part);
+    rowsByPartition.set(part, [...(rowsByPartition.get(part) ?? []), Number(row.row)]);
+    messageIds.add(String(row.message_id));
+    if (row.traits !== null) {
+      const traits = JSON.parse(String(row.traits)) as Record<string, unknown> | null;
+      for (const name of ['email', 'phone', 'userId']) addValue(traits?.[name]);
+    }
   }
-  const emptied = [...rowsByPartition.keys()];
-  // The values as their events carried them ("Jane.Doe@Gmail.com") and normalised: records kept
-  // as received text are searched for any of them.
-  await connection.run(
-    `CREATE OR REPLACE TEMP TABLE cible_erased_values AS
-     SELECT DISTINCT lower(v) AS v FROM (
-       SELECT unnest([user_id, anonymous_id, traits->>'email', traits->>'phone', traits->>'userId']) AS v
-       FROM cible_erased_events
-       UNION ALL SELECT unnest(from_json(?, '["VARCHAR"]'))
-     ) WHERE v IS NOT NULL AND length(v) >= 3`,
-    [values],
-  );
+  for (const identifier of request.identifiers) addValue(identifier.value);
+  for (const rows of rowsByPartition.values()) rows.sort((a, b) => a - b);
+  const emptied = [...rowsByPartition.keys()].sort((a, b) => a - b);
+  const erasedJson = jsonList([...erasedValues]);
   const holdsValue = (column: string): string =>
-    `EXISTS (SELECT 1 FROM cible_erased_values WHERE contains(lower(${column}), v))`;
+    `EXISTS (SELECT 1 FROM (SELECT unnest(from_json(?, '["VARCHAR"]')) AS v) WHERE contains(lower(${column}), v))`;
 
   const removed: Record<string, number> = {};
   removed.identifier_rejections = await run(
     `DELETE FROM identifier_rejections
-     WHERE example_message_id IN (SELECT message_id FROM cible_erased_events) OR ${holdsValue('example_value')}`,
-    [],
+     WHERE example_message_id IN (SELECT unnest(from_json(?, '["VARCHAR"]'))) OR ${holdsValue('example_value')}`,
+    [jsonList([...messageIds]), erasedJson],
   );
-  removed.quarantine = await run(`DELETE FROM quarantine WHERE ${holdsValue('payload')}`, []);
-  removed.import_rejections = await run(`DELETE FROM import_rejections WHERE ${holdsValue('raw')}`, []);
+  removed.quarantine = await run(`DELETE FROM quarantine WHERE ${holdsValue('payload')}`, [erasedJson]);
+  removed.import_rejections = await run(`DELETE FROM import_rejections WHERE ${holdsValue('raw')}`, [
+    erasedJson,
+  ]);
   removed.events = 0;
   for (const [partition, rows] of rowsByPartition) {
     removed.events += await run(
@@ -101,19 +106,27 @@ export async function eraseRows(
     removed[table] = await run(`DELETE FROM ${table} WHERE profile_id IN ${members}`, []);
   }
   removed.profiles = await run(`DELETE FROM profiles WHERE id IN ${members}`, []);
-  await connection.run('DROP TABLE cible_erased_values');
-  await connection.run('DROP TABLE cible_erased_events');
 
-  if (request.suppressed.length > 0) {
+  // Those already on the list (from an earlier erasure) are left as they are. Not INSERT OR IGNORE:
+  // its handling of conflicts costs several times the insert.
+  const hashes = [...new Map(request.suppressed.map((entry) => [entry.hash, entry])).values()];
+  const listed = new Set(
+    hashes.length === 0
+      ? []
+      : (
+          await connection.runAndReadAll(
+            `SELECT hash FROM suppressed_identifiers WHERE hash IN (${hashes.map(() => '?').join(', ')})`,
+            hashes.map((entry) => entry.hash),
+          )
+        )
+          .getRows()
+          .map((row) => String(row[0])),
+  );
+  const suppressed = hashes.filter((entry) => !listed.has(entry.hash));
+  if (suppressed.length > 0) {
     await connection.run(
-      `INSERT OR IGNORE INTO suppressed_identifiers
-       SELECT unnest(from_json(?, '["VARCHAR"]')), unnest(from_json(?, '["VARCHAR"]')), ?, ?`,
-      [
-        jsonList(request.suppressed.map((entry) => entry.hash)),
-        jsonList(request.suppressed.map((entry) => entry.type)),
-        timestampValue(request.at),
-        request.id,
-      ],
+      `INSERT INTO suppressed_identifiers VALUES ${suppressed.map(() => '(?, ?, ?, ?)').join(', ')}`,
+      suppressed.flatMap((entry) => [entry.hash, entry.type, timestampValue(request.at), request.id]),
     );
   }
   await connection.run('INSERT INTO erasures VALUES (?, ?, ?, ?, ?, NULL, ?)', [
