@@ -144,6 +144,7 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
     const final = await stats(server);
     const peakRssMb = rss.peakMb();
     const endRssMb = rss.currentMb();
+    const fileBackedMb = round(rss.fileBackedMb(), 1);
     rss.stop();
     const dataMb = directoryMb(join(workDir, 'server'));
     const stored = final.events;
@@ -233,9 +234,10 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
     if (final.memoryMb !== undefined) {
       const m = final.memoryMb;
       console.log(
-        `  memory       at the end: RSS ${m.rss} MB = JavaScript heap ${m.heapUsed} MB + array buffers ` +
-          `${m.arrayBuffers} MB + DuckDB ${m.store} MB (limit ${m.storeLimit}) + the rest ` +
-          `${round(m.rss - m.heapUsed - m.arrayBuffers - m.store, 1)} MB; ${fmt(m.dedupeMessages)} messages in the de-duplication window`,
+        `  memory       at the end: RSS ${m.rss} MB = JavaScript heap ${m.heapUsed} MB (of ${m.heapTotal} MB ` +
+          `committed) + array buffers ${m.arrayBuffers} MB + DuckDB ${m.store} MB (limit ${m.storeLimit}) + ` +
+          `the rest ${round(m.rss - m.heapUsed - m.arrayBuffers - m.store, 1)} MB, of which mapped files ` +
+          `${fileBackedMb} MB; ${fmt(m.dedupeMessages)} messages in the de-duplication window`,
       );
     }
     console.log(`  data dir     ${result.dataDirMb} MB (database and WAL)`);

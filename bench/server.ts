@@ -74,6 +74,8 @@ export interface Stats {
 export interface MemoryMb {
   readonly rss: number;
   readonly heapUsed: number;
+  /** The V8 heap as committed: what it uses and its free room (the young generation's above all). */
+  readonly heapTotal: number;
   /** Buffers and typed arrays outside the JavaScript heap (the de-duplication set...). */
   readonly arrayBuffers: number;
   /** What DuckDB's buffer manager holds, and its limit. */
@@ -102,6 +104,7 @@ export async function stats(server: BenchServer): Promise<Stats> {
     memory?: {
       rssBytes: number;
       heapUsedBytes: number;
+      heapTotalBytes: number;
       arrayBuffersBytes: number;
       store: { usedBytes: number; limitBytes: number };
     };
@@ -121,6 +124,7 @@ export async function stats(server: BenchServer): Promise<Stats> {
           memoryMb: {
             rss: mb(body.memory.rssBytes),
             heapUsed: mb(body.memory.heapUsedBytes),
+            heapTotal: mb(body.memory.heapTotalBytes),
             arrayBuffers: mb(body.memory.arrayBuffersBytes),
             store: mb(body.memory.store.usedBytes),
             storeLimit: mb(body.memory.store.limitBytes),
@@ -150,6 +154,18 @@ export class ProcessSampler {
 
   currentMb(): number {
     return this.currentKb / 1024;
+  }
+
+  /** Of the resident memory now, what maps files (LMDB's documents, code), in MB; the rest is anonymous. */
+  fileBackedMb(): number {
+    try {
+      const status = readFileSync(`/proc/${this.pid}/status`, 'utf8');
+      const kb = (field: string): number =>
+        Number(new RegExp(`^${field}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+      return (kb('RssFile') + kb('RssShmem')) / 1024;
+    } catch {
+      return 0;
+    }
   }
 
   /** User plus system CPU time the process has used, in seconds. */
