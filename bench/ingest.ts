@@ -129,6 +129,16 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
     const statsAfter = await stats(server);
 
     const latency = options.latencySeconds > 0 ? await measureLatency(client, rss, options) : undefined;
+    const statsAfterLatency = latency === undefined ? undefined : await stats(server);
+    // How many events each store write held while the load was 10,000 events/s: a write costs the
+    // JavaScript thread a fixed part (a flush per partition) besides its events.
+    const eventsPerStoreWriteAtLatency =
+      statsAfterLatency === undefined
+        ? null
+        : Math.round(
+            (statsAfterLatency.events - statsAfter.events) /
+              Math.max(1, statsAfterLatency.storeWrites - statsAfter.storeWrites),
+          );
 
     const peakRssMbBeforeSoak = rss.peakMb();
     let soak: SaturationResult | undefined;
@@ -182,6 +192,7 @@ export async function runIngestBenchmark(args: readonly string[]): Promise<numbe
       saturationRequestsPerSec: Math.round(saturation.requests / saturation.seconds),
       saturationAvgAckMs: round(saturation.avgAckMs, 2),
       eventsPerCommit,
+      eventsPerStoreWriteAtLatency,
       rawBatch: raw === undefined ? null : rawBatch,
       overloaded429: client.overloaded,
       serverCpuCores: round(serverCores, 2),

@@ -63,6 +63,8 @@ export interface Stats {
   readonly identifiers: number;
   /** Commits and events accepted so far, from the pipeline's counters. */
   readonly commits: number;
+  /** Writes of committed batches to the store (several batches each when the store is behind). */
+  readonly storeWrites: number;
   readonly accepted: number;
   /** Profile documents stored, and whether some people may still lack one. */
   readonly documents: number;
@@ -99,7 +101,7 @@ export async function stats(server: BenchServer): Promise<Stats> {
     events: number;
     profiles?: number;
     identifiers?: number;
-    ingest?: { commits?: number; accepted?: number; dedupeWindowMessages?: number };
+    ingest?: { commits?: number; storeWrites?: number; accepted?: number; dedupeWindowMessages?: number };
     profileDocuments?: { documents: number; building: boolean };
     memory?: {
       rssBytes: number;
@@ -115,6 +117,7 @@ export async function stats(server: BenchServer): Promise<Stats> {
     profiles: body.profiles ?? 0,
     identifiers: body.identifiers ?? 0,
     commits: body.ingest?.commits ?? 0,
+    storeWrites: body.ingest?.storeWrites ?? 0,
     accepted: body.ingest?.accepted ?? 0,
     documents: body.profileDocuments?.documents ?? 0,
     buildingDocuments: body.profileDocuments?.building ?? false,

@@ -195,6 +195,7 @@ export async function startCible(config: Config, options: StartOptions = {}): Pr
     log,
     maxEvents: config.ingest.commitMaxEvents,
     maxDelayMs: config.ingest.commitMaxDelayMs,
+    storeIntervalMs: config.ingest.storeWriteIntervalMs,
     onCommitError: (error) => app.log.error({ err: error }, 'commit failed'),
     onStoreError: (error, retryMs) =>
       app.log.error(

@@ -46,6 +46,7 @@ describe('loadConfig', () => {
       maxTransportBytes: 8 * 1024 * 1024,
       commitMaxEvents: 10_000,
       commitMaxDelayMs: 5,
+      storeWriteIntervalMs: 200,
       maxPendingEvents: 200_000,
       dedupeWindowHours: 24,
     });

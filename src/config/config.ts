@@ -42,6 +42,8 @@ export interface IngestConfig {
   readonly commitMaxEvents: number;
   /** ...or when its oldest event has waited this long. */
   readonly commitMaxDelayMs: number;
+  /** Under load, committed batches go to the store together at most this often (see GroupCommitOptions). */
+  readonly storeWriteIntervalMs: number;
   /** Above this many accepted but uncommitted events, new requests get 429. */
   readonly maxPendingEvents: number;
   /** How long a messageId is remembered per source for de-duplication. */
@@ -100,6 +102,7 @@ const defaults = {
     maxTransportBytes: 8 * 1024 * 1024,
     commitMaxEvents: 10_000,
     commitMaxDelayMs: 5,
+    storeWriteIntervalMs: 200,
     maxPendingEvents: 200_000,
     dedupeWindowHours: 24,
   },
@@ -189,6 +192,13 @@ export function loadConfig(sources: ConfigSources = {}): Config {
         'CIBLE_COMMIT_MAX_DELAY_MS',
         env.CIBLE_COMMIT_MAX_DELAY_MS,
         defaults.ingest.commitMaxDelayMs,
+        0,
+        10_000,
+      ),
+      storeWriteIntervalMs: integer(
+        'CIBLE_STORE_WRITE_INTERVAL_MS',
+        env.CIBLE_STORE_WRITE_INTERVAL_MS,
+        defaults.ingest.storeWriteIntervalMs,
         0,
         10_000,
       ),

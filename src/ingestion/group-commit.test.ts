@@ -432,6 +432,48 @@ describe('createGroupCommitWriter', () => {
     assert.equal(writer.pendingEvents, 0);
   });
 
+  it('under load, starts store writes at most every storeIntervalMs, unless a reader waits or maxEvents are queued', async () => {
+    const { calls, store } = controlledStore();
+    const writer = createGroupCommitWriter({
+      store,
+      log: createMemoryLog(),
+      maxEvents: 4,
+      maxDelayMs: 1,
+      storeIntervalMs: 10_000,
+    });
+
+    // After a quiet spell, the first write starts at once.
+    await writer.enqueue({ events: [storedEvent('a1')] });
+    assert.equal(calls.length, 1);
+    calls[0]?.resolve();
+    await until(() => writer.pendingEvents === 0);
+
+    // Then the next batches wait for each other...
+    await writer.enqueue({ events: [storedEvent('b1')] });
+    await writer.enqueue({ events: [storedEvent('c1')] });
+    await sleep(20);
+    assert.equal(calls.length, 1, 'no write before the interval');
+    assert.equal(writer.pendingEvents, 2);
+    // ... until a read needs them: they go in one write now.
+    const caughtUp = watch(writer.caughtUp());
+    await until(() => calls.length === 2);
+    assert.deepEqual(ids(calls[1]?.batch), ['b1', 'c1']);
+    calls[1]?.resolve();
+    await caughtUp.done;
+    assert.equal(caughtUp.error, undefined);
+
+    // maxEvents queued do not wait either.
+    await writer.enqueue({ events: [storedEvent('d1'), storedEvent('d2')] });
+    await sleep(20);
+    assert.equal(calls.length, 2);
+    await writer.enqueue({ events: [storedEvent('e1'), storedEvent('e2')] });
+    await until(() => calls.length === 3);
+    assert.deepEqual(ids(calls[2]?.batch), ['d1', 'd2', 'e1', 'e2']);
+    calls[2]?.resolve();
+    await writer.drain();
+    assert.equal(writer.pendingEvents, 0);
+  });
+
   it('tries a failed store write again until it succeeds, and tells why', async () => {
     const { calls, store } = controlledStore();
     const storeErrors: unknown[] = [];

@@ -11,8 +11,9 @@ import { emptyIdentityChanges, type PendingIdentityChanges } from './resolve-ide
  * as fast as the disk allows and each holds whatever arrived meanwhile.
  *
  * Behind the log, the batches are written to the store in order, several at once when the store
- * falls behind (a DuckDB checkpoint holds writes for about half a second). A batch the store fails
- * to write is tried again: it is acknowledged and in the log, so it must get there.
+ * falls behind (a DuckDB checkpoint holds writes for about half a second) and, under load, at most
+ * every `storeIntervalMs` unless a reader waits for them. A batch the store fails to write is tried
+ * again: it is acknowledged and in the log, so it must get there.
  */
 export interface GroupCommitWriter {
   /** Adds to the open batch; resolves when that batch is durable, rejects if it failed. */
@@ -59,6 +60,13 @@ export interface GroupCommitOptions {
   readonly log: IngestLog;
   readonly maxEvents: number;
   readonly maxDelayMs: number;
+  /**
+   * Store writes start at most this often unless `maxEvents` are waiting or a reader waits for
+   * them (caughtUp, drain): each write costs a fixed part besides its events (DuckDB flushes one
+   * appender per event partition on the JavaScript thread), so many small writes cost the requests
+   * more than a few larger ones. After a quiet spell the next write starts at once. 0: never wait.
+   */
+  readonly storeIntervalMs?: number;
   readonly onCommitError?: (error: unknown) => void;
   /** A store write failed; it is tried again after `retryMs`. */
   readonly onStoreError?: (error: unknown, retryMs: number) => void;
@@ -114,6 +122,30 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
   let committedSeq = 0;
   let storedSeq = 0;
   let catchUpWaiters: CatchUpWaiter[] = [];
+  const storeIntervalMs = options.storeIntervalMs ?? 0;
+  let lastStoreWriteAt = -Infinity;
+  /** Ends the wait between store writes early (see storeIntervalMs). */
+  let wakeStore: (() => void) | undefined;
+
+  function wake(): void {
+    wakeStore?.();
+  }
+
+  /** Waits until the next store write may start: see storeIntervalMs. */
+  async function paceStoreWrites(): Promise<void> {
+    const due = lastStoreWriteAt + storeIntervalMs;
+    const remaining = due - performance.now();
+    if (remaining <= 0 || toStoreEvents >= options.maxEvents || catchUpWaiters.length > 0) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, remaining);
+      function done(): void {
+        clearTimeout(timer);
+        wakeStore = undefined;
+        resolve();
+      }
+      wakeStore = done;
+    });
+  }
 
   function newBatch(): OpenBatch {
     let resolve!: () => void;
@@ -179,6 +211,7 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
           inFlightEvents = 0;
           toStore.push({ seq, batch: write });
           toStoreEvents += batch.events.length;
+          if (toStoreEvents >= options.maxEvents) wake();
           void storeNext();
           batch.resolve();
         },
@@ -210,9 +243,11 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
     let retryMs = 100;
     try {
       while (toStore.length > 0) {
+        await paceStoreWrites();
         const taken = takeForStore();
         const combined = combine(taken);
         const started = performance.now();
+        lastStoreWriteAt = started;
         try {
           await options.store.writeBatch(combined);
         } catch (error) {
@@ -292,6 +327,7 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
           },
         };
         catchUpWaiters.push(entry);
+        wake();
       });
     },
     async drain() {
@@ -301,7 +337,10 @@ export function createGroupCommitWriter(options: GroupCommitOptions): GroupCommi
         await waitFor.settled.catch(() => undefined);
       }
       while (storedSeq < committedSeq) {
-        await new Promise<void>((resolve) => catchUpWaiters.push({ seq: committedSeq, resolve }));
+        await new Promise<void>((resolve) => {
+          catchUpWaiters.push({ seq: committedSeq, resolve });
+          wake();
+        });
       }
     },
   };
