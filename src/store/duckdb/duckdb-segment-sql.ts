@@ -284,19 +284,32 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
    * the events and the roll-ups retention kept of deleted ones (see ExpressionRollup) as one list
    * of parts, as evaluateExpression does.
    */
-  function expression(computed: EventExpression): string {
-    const { aggregate } = computed;
+  /**
+   * What a computed trait reads of an event `e`: the property (a JSON expression, none for a count
+   * or the time of the event), as a number, and the events it reads, those with the property only.
+   */
+  function expressionInput(
+    computed: EventExpression,
+    conditions: readonly string[],
+  ): { property: string | undefined; number: string; where: string[] } {
     const property =
       computed.property === undefined
         ? undefined
         : `json_extract(e.properties, ${param(jsonPath(computed.property))})`;
     const number = `CASE WHEN json_type(${property}) IN ${numericJson} THEN try_cast(${property} AS DOUBLE) END`;
-    const numeric = aggregate === 'sum' || aggregate === 'min' || aggregate === 'max' || aggregate === 'avg';
     const where = [
       eventFilter(computed.event, computed.where),
-      ...windowBounds(computed.window, 'e.timestamp'),
+      ...windowBounds(computed.window),
+      ...conditions,
     ];
     if (property !== undefined) where.push(`${property} IS NOT NULL AND json_type(${property}) <> 'NULL'`);
+    return { property, number, where };
+  }
+
+  function expression(computed: EventExpression): string {
+    const { aggregate } = computed;
+    const { property, number, where } = expressionInput(computed, []);
+    const numeric = aggregate === 'sum' || aggregate === 'min' || aggregate === 'max' || aggregate === 'avg';
     const value = property === undefined ? 'NULL::JSON' : numeric ? `to_json(${number})` : property;
     const parts = `(
       SELECT ${profileOf('e.profile_id')} AS profile, e.timestamp AS first_at, e.timestamp AS last_at,
@@ -492,18 +505,10 @@ function createCompiler(options: SegmentQueryOptions): Compiler {
 
   function rollupInsert(computed: EventExpression, from: string, conditions: readonly string[]): string {
     const { aggregate } = computed;
-    const property =
-      computed.property === undefined
-        ? undefined
-        : `json_extract(e.properties, ${param(jsonPath(computed.property))})`;
-    const number = `CASE WHEN json_type(${property}) IN ${numericJson} THEN try_cast(${property} AS DOUBLE) END`;
-    const where = [
-      eventFilter(computed.event, computed.where),
-      ...windowBounds(computed.window),
+    const { property, number, where } = expressionInput(computed, [
       'e.profile_id IS NOT NULL',
       ...conditions,
-    ];
-    if (property !== undefined) where.push(`${property} IS NOT NULL AND json_type(${property}) <> 'NULL'`);
+    ]);
     const groups = [`e.profile_id`, `date_trunc('day', e.timestamp)`];
     let value = 'NULL::JSON';
     switch (aggregate) {
