@@ -28,7 +28,8 @@ export async function eraseRows(
   // Only the partitions of their origin profiles hold their events, and the first also those
   // stored without a profile.
   const partitions = eventPartitionsOf(request.members, true);
-  // Not user_id nor anonymous_id: stored trimmed, as the identifiers of the request hold them.
+  // Not user_id nor anonymous_id: the request's identifiers hold them (trimmed), and any text that
+  // holds one as sent also holds it trimmed.
   const carried = 'rowid::DOUBLE AS row, message_id, traits::VARCHAR AS traits';
   const found = (
     await connection.runAndReadAll(
@@ -56,7 +57,9 @@ export async function eraseRows(
   };
   for (const row of found) {
     const part = Number(row.part);
-    rowsByPartition.set(part, [...(rowsByPartition.get(part) ?? []), Number(row.row)]);
+    const rows = rowsByPartition.get(part) ?? [];
+    rows.push(Number(row.row));
+    rowsByPartition.set(part, rows);
     messageIds.add(String(row.message_id));
     if (row.traits !== null) {
       const traits = JSON.parse(String(row.traits)) as Record<string, unknown> | null;
