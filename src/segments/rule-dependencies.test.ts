@@ -32,6 +32,7 @@ test('a rule depends on the events, traits and identifiers it reads, through seg
     options,
   );
   assert.deepEqual([...dependencies.events], ['Order Completed']);
+  assert.deepEqual([...dependencies.computedEvents], ['Order Completed'], 'read through a computed trait');
   assert.deepEqual([...dependencies.traits].sort(), ['a', 'city', 'vip']);
   assert.equal(dependencies.identifiers, true);
   assert.equal(dependencies.time, true, 'the computed trait has a window');
@@ -60,7 +61,12 @@ test('a write affects a rule only through what the rule reads', () => {
   assert.equal(affects(dependencies, touch({ traits: new Set(['city']) })), true);
   assert.equal(affects(dependencies, touch({ identifiers: true })), false);
   assert.equal(affects(dependencies, touch({ all: true })), true);
-  assert.deepEqual(needsOf([dependencies]), { events: ['Order Completed'], traits: ['city'], consent: [] });
+  assert.deepEqual(needsOf([dependencies]), {
+    events: ['Order Completed'],
+    computedEvents: [],
+    traits: ['city'],
+    consent: [],
+  });
 });
 
 test('a rule reads consent for the purposes it names, through segments, and not time', () => {

@@ -8,6 +8,8 @@ import type { DateTest, EventExpression, PropertyFilter, Rule, ValueTest, Window
 export interface Dependencies {
   /** Names of the track events it reads. */
   readonly events: ReadonlySet<string>;
+  /** Those it reads through computed traits, which also read what retention kept of them. */
+  readonly computedEvents: ReadonlySet<string>;
   /** Names of the stored traits it reads (computed traits count by their events). */
   readonly traits: ReadonlySet<string>;
   /** Whether it tests identifiers (`has email`). */
@@ -36,6 +38,7 @@ export interface DependencyOptions {
 
 export function dependenciesOf(rule: Rule, options: DependencyOptions): Dependencies {
   const events = new Set<string>();
+  const computedEvents = new Set<string>();
   const traits = new Set<string>();
   const consent = new Set<string>();
   let identifiers = false;
@@ -56,6 +59,7 @@ export function dependenciesOf(rule: Rule, options: DependencyOptions): Dependen
   };
   const expression = (computed: EventExpression): void => {
     events.add(computed.event);
+    computedEvents.add(computed.event);
     filters(computed.where);
     window(computed.window);
   };
@@ -101,7 +105,7 @@ export function dependenciesOf(rule: Rule, options: DependencyOptions): Dependen
     }
   };
   visit(rule);
-  return { events, traits, identifiers, consent, time };
+  return { events, computedEvents, traits, identifiers, consent, time };
 }
 
 /** Whether what a write changed can change the outcome of a rule with these dependencies. */
@@ -117,6 +121,8 @@ export function affects(dependencies: Dependencies, touch: Touch): boolean {
 /** What judging a profile against rules reads of it: event and trait names, consent purposes. */
 export interface Needs {
   readonly events: readonly string[];
+  /** Events read through computed traits: what retention kept of them is read too (ExpressionRollup). */
+  readonly computedEvents?: readonly string[];
   readonly traits: readonly string[];
   readonly consent: readonly string[];
 }
@@ -124,12 +130,19 @@ export interface Needs {
 /** The event and trait names and the consent purposes a set of rules reads, all together. */
 export function needsOf(dependencies: Iterable<Dependencies>): Needs {
   const events = new Set<string>();
+  const computedEvents = new Set<string>();
   const traits = new Set<string>();
   const consent = new Set<string>();
   for (const each of dependencies) {
     for (const event of each.events) events.add(event);
+    for (const event of each.computedEvents) computedEvents.add(event);
     for (const trait of each.traits) traits.add(trait);
     for (const purpose of each.consent) consent.add(purpose);
   }
-  return { events: [...events], traits: [...traits], consent: [...consent] };
+  return {
+    events: [...events],
+    computedEvents: [...computedEvents],
+    traits: [...traits],
+    consent: [...consent],
+  };
 }

@@ -186,7 +186,9 @@ test('a consent change re-judges the segments that read its purpose, under the c
 
   // Granted, but the address is not confirmed yet: judged against Emailable alone, still out.
   await write('email', 'granted', 'pending');
-  assert.deepEqual(reads, [{ profiles: [2], needs: { events: [], traits: [], consent: ['email'] } }]);
+  assert.deepEqual(reads, [
+    { profiles: [2], needs: { events: [], computedEvents: [], traits: [], consent: ['email'] } },
+  ]);
   assert.equal(recorded.length, 0);
 
   await write('email', 'granted', 'confirmed');

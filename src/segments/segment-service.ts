@@ -686,11 +686,8 @@ export function createSegmentService(options: SegmentServiceOptions): SegmentSer
       const graph = options.graph();
       const members = graph.members(profileId);
       if (members.length === 0) return {};
-      const needs = {
-        events: [...new Set(traits.map((trait) => trait.expression.event))],
-        traits: [],
-        consent: [],
-      };
+      const events = [...new Set(traits.map((trait) => trait.expression.event))];
+      const needs = { events, computedEvents: events, traits: [], consent: [] };
       const views = await options.store.readProfileViews(new Map([[profileId, members]]), needs);
       const view = views.get(profileId);
       const now = clock();

@@ -346,7 +346,8 @@ async function readProfileViews(
       });
     }
   }
-  if (needs.events.length > 0) {
+  const computedEvents = needs.computedEvents ?? [];
+  if (computedEvents.length > 0) {
     const rollups = await connection.runAndReadAll(
       `WITH ${groupsTable}
        SELECT g.profile::DOUBLE AS profile, r.expression_key, epoch_ms(r.first_at)::DOUBLE AS first_at,
@@ -354,7 +355,7 @@ async function readProfileViews(
               r.value::VARCHAR AS value
        FROM computed_trait_rollups r JOIN g ON g.origin = r.profile_id
        WHERE r.event IN (SELECT unnest(from_json(?, '["VARCHAR"]')))`,
-      [pairs.origins, pairs.profiles, JSON.stringify(needs.events)],
+      [pairs.origins, pairs.profiles, JSON.stringify(computedEvents)],
     );
     for (const row of rollups.getRowObjects()) {
       views.get(Number(row.profile))?.rollups.push({
